@@ -1,0 +1,26 @@
+# Every target creates or reuses the project's virtual environment (.venv) itself.
+PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python3.10) python3.10)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test venv clean
+
+run: $(INSTALLED)
+	$(BIN)/python pipeline/run_local.py $(ARGS)
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+venv: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), sys.version' || \
+	  { echo "Python 3.10 is needed (TFX 1.16); set PYTHON=/path/to/python3.10"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf outputs

@@ -1,0 +1,1 @@
+"""ArxivExampleGen: the CSV-reading, cleaning and stratified-splitting ExampleGen."""

@@ -1,0 +1,91 @@
+"""Serving signatures of the exported SavedModel.
+
+- `serving_default`: raw abstract (and title) strings -> every label's probability,
+  which labels reach their threshold, and the top-k label names. The Transform graph
+  is inside, so serving applies exactly the training-time vectorization.
+- `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
+  TFMA; `transform_features` gives TFMA the multi-hot labels.
+- `label_vocabulary`: label names and their decision thresholds, for clients.
+"""
+
+from typing import Dict, Sequence
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras
+
+from components import features
+from components import labels as labels_lib
+
+_EPSILON = 1e-7
+
+
+def decision_scores(probabilities: tf.Tensor, thresholds: tf.Tensor) -> tf.Tensor:
+  """Shifts each label's log-odds so that 0.5 falls exactly on its threshold.
+
+  TFMA's threshold metrics (precision, recall, F1 at 0.5) then measure the
+  decisions the model really makes with its tuned thresholds.
+  """
+  def log_odds(p):
+    p = tf.clip_by_value(p, _EPSILON, 1 - _EPSILON)
+    return tf.math.log(p) - tf.math.log1p(-p)
+
+  return tf.sigmoid(log_odds(probabilities) - log_odds(thresholds))
+
+
+def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
+         label_names: Sequence[str], thresholds: Sequence[float], top_k: int,
+         export_dir: str) -> None:
+  """Saves `model` with the Transform graph and the signatures above."""
+  # Tracked as attributes so that their resources (vocabulary tables) are saved.
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  model.label_names = tf.Variable(list(label_names), trainable=False, name='label_names')
+  model.thresholds = tf.Variable(list(thresholds), dtype=tf.float32, trainable=False,
+                                 name='thresholds')
+  top_k = min(top_k, len(label_names))
+  label_spec = tf_transform_output.raw_feature_spec()
+  input_spec = {k: v for k, v in label_spec.items() if k != features.LABELS_KEY}
+
+  def predict(raw_features: Dict[str, tf.Tensor]) -> tf.Tensor:
+    return model(model.tft_layer(raw_features))
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name=features.ABSTRACT_KEY),
+      tf.TensorSpec([None], tf.string, name=features.TITLE_KEY),
+  ])
+  def serve_text(abstract, title):
+    probabilities = predict({features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title})
+    top = tf.math.top_k(probabilities, k=top_k)
+    return {
+        features.PROBABILITIES_KEY: probabilities,
+        features.PREDICTED_KEY: tf.cast(probabilities >= model.thresholds, tf.int32),
+        features.TOP_K_LABELS_KEY: tf.gather(model.label_names, top.indices),
+        features.TOP_K_PROBABILITIES_KEY: top.values,
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serve_examples(serialized):
+    probabilities = predict(tf.io.parse_example(serialized, input_spec))
+    return {
+        features.PROBABILITIES_KEY: probabilities,
+        features.DECISION_SCORES_KEY: decision_scores(probabilities, model.thresholds),
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(serialized):
+    transformed = model.tft_layer(tf.io.parse_example(serialized, label_spec))
+    # Only the label: signature outputs must be dense, the n-gram features are sparse.
+    return {features.MULTI_HOT_LABELS_KEY: labels_lib.multi_hot(
+        transformed[features.LABEL_IDS_KEY], len(label_names))}
+
+  @tf.function(input_signature=[])
+  def label_vocabulary():
+    return {'labels': tf.identity(model.label_names),
+            'thresholds': tf.identity(model.thresholds)}
+
+  model.save(export_dir, save_format='tf', signatures={
+      features.SERVING_SIGNATURE: serve_text,
+      features.EXAMPLES_SIGNATURE: serve_examples,
+      features.TRANSFORM_SIGNATURE: transform_features,
+      features.LABELS_SIGNATURE: label_vocabulary,
+  })

@@ -1,0 +1,43 @@
+"""Feature, label and artifact names, defined once and imported everywhere."""
+
+# Columns of the input CSV (the reference example's layout). Other columns are ignored.
+CSV_TITLE_COLUMN = 'titles'
+CSV_ABSTRACT_COLUMN = 'summaries'
+CSV_TERMS_COLUMN = 'terms'
+CSV_REQUIRED_COLUMNS = (CSV_TITLE_COLUMN, CSV_ABSTRACT_COLUMN, CSV_TERMS_COLUMN)
+
+# Raw features of the tf.Examples that ExampleGen writes.
+TITLE_KEY = 'title'
+ABSTRACT_KEY = 'abstract'
+LABELS_KEY = 'labels'  # The paper's arXiv categories, in the order the CSV lists them.
+
+# Splits written by ExampleGen and what each is used for.
+TRAIN_SPLIT = 'train'  # Fits the model; the only split Transform analyzes.
+EVAL_SPLIT = 'eval'  # Early stopping and decision-threshold tuning.
+TEST_SPLIT = 'test'  # Held out for the Evaluator (TFMA) alone.
+SPLITS = (TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT)
+
+# Transformed features (outputs of `preprocessing_fn`).
+NGRAM_IDS_KEY = 'ngram_ids'  # Vocabulary ids of a document's unigrams and bigrams.
+NGRAM_WEIGHTS_KEY = 'ngram_weights'  # Their TF-IDF weights, aligned with the ids.
+LABEL_IDS_KEY = 'label_ids'  # Label-vocabulary ids: the sparse form of the multi-hot.
+
+# tf.Transform vocabulary files.
+NGRAM_VOCABULARY = 'ngram_vocabulary'
+LABEL_VOCABULARY = 'label_vocabulary'
+
+# Model inputs and outputs shared by the Trainer, the Evaluator and the serving code.
+MULTI_HOT_LABELS_KEY = 'labels_multi_hot'
+PROBABILITIES_KEY = 'probabilities'
+# Probabilities shifted per label so that 0.5 is the model's tuned decision threshold.
+DECISION_SCORES_KEY = 'decision_scores'
+TOP_K_LABELS_KEY = 'top_k_labels'
+TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
+PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.
+RAW_TEXT_INPUT_KEY = 'text'
+
+# Signature names of the exported SavedModel.
+SERVING_SIGNATURE = 'serving_default'  # Raw abstract strings in, labels out.
+EXAMPLES_SIGNATURE = 'serve_examples'  # Serialized tf.Examples in (for TFMA).
+TRANSFORM_SIGNATURE = 'transform_features'  # TFMA's preprocessing function.
+LABELS_SIGNATURE = 'label_vocabulary'  # Label names and thresholds, no input.

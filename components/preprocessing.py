@@ -1,0 +1,58 @@
+"""Transform's `preprocessing_fn`: the reference's text vectorization and labels.
+
+Abstract -> lower-cased, punctuation stripped -> unigrams + bigrams -> ids in a
+vocabulary learned on the train split -> TF-IDF weights. Labels -> ids in a label
+vocabulary learned on the train split (the sparse form of the multi-hot vector; see
+`components.labels`).
+"""
+
+from typing import Any, Dict, Mapping, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+from components import settings as settings_lib
+
+# The reference's `lower_and_strip_punctuation` standardization (Keras
+# TextVectorization): these characters are deleted, not replaced by spaces.
+_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+def tokenize(text: tf.Tensor) -> tf.SparseTensor:
+  """Lower-cases, strips punctuation and splits on whitespace: [batch] -> tokens."""
+  standardized = tf.strings.regex_replace(tf.strings.lower(text), _PUNCTUATION, '')
+  return tf.strings.split(standardized).to_sparse()
+
+
+def preprocessing_fn(inputs: Dict[str, Any],
+                     custom_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+  """Maps raw examples to TF-IDF n-gram features and label ids."""
+  settings = settings_lib.from_custom_config(settings_lib.TransformSettings, custom_config)
+  abstracts = tf.reshape(inputs[features.ABSTRACT_KEY], [-1])
+  ngrams = tft.ngrams(tokenize(abstracts), ngram_range=(1, 2), separator=' ')
+  ngram_ids = tft.compute_and_apply_vocabulary(
+      ngrams,
+      top_k=settings.max_vocabulary_size,
+      frequency_threshold=_threshold(settings.min_ngram_count),
+      num_oov_buckets=1,
+      vocab_filename=features.NGRAM_VOCABULARY,
+      name='ngram_vocabulary')
+  # One id past the vocabulary cap holds every out-of-vocabulary n-gram.
+  ids, weights = tft.tfidf(ngram_ids, settings.max_vocabulary_size + 1, name='tfidf')
+  label_ids = tft.compute_and_apply_vocabulary(
+      inputs[features.LABELS_KEY],
+      frequency_threshold=_threshold(settings.min_label_count),
+      default_value=-1,
+      vocab_filename=features.LABEL_VOCABULARY,
+      name='label_vocabulary')
+  return {
+      features.NGRAM_IDS_KEY: ids,
+      features.NGRAM_WEIGHTS_KEY: weights,
+      # Labels below the frequency threshold are not predicted: drop their -1 ids.
+      features.LABEL_IDS_KEY: tf.sparse.retain(label_ids, label_ids.values >= 0),
+  }
+
+
+def _threshold(min_count: int) -> Optional[int]:
+  return min_count if min_count > 1 else None  # tft warns that 1 is a no-op.

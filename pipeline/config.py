@@ -1,0 +1,57 @@
+"""The pipeline's configuration: one typed place for every setting.
+
+Runners build a `PipelineConfig` (from flags, or the defaults below) and pass it to
+`pipeline.definition.create_pipeline`.
+"""
+
+import dataclasses
+import os
+from typing import Tuple
+
+from components import settings
+
+REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_DATA = os.path.join(REPOSITORY_ROOT, 'data', 'arxiv_sample.csv.gz')
+SCHEMA_PATH = os.path.join(REPOSITORY_ROOT, 'schema', 'schema.pbtxt')
+DEFAULT_OUTPUT_ROOT = os.path.join(REPOSITORY_ROOT, 'outputs')
+
+# Component functions, referenced by dotted path so nothing is packaged at run time.
+PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
+RUN_FN = 'components.trainer.run_fn'
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  pipeline_name: str = 'arxiv-subject-areas'
+  data_path: str = SAMPLE_DATA  # A CSV file or glob; .csv and .csv.gz.
+  output_root: str = DEFAULT_OUTPUT_ROOT
+  schema_path: str = SCHEMA_PATH
+
+  # ExampleGen: the reference's split, stratified on the label combination.
+  seed: int = 42
+  eval_fraction: float = 0.05
+  test_fraction: float = 0.05
+  min_combination_count: int = 2  # The reference drops combinations seen once.
+
+  transform: settings.TransformSettings = settings.TransformSettings()
+  trainer: settings.TrainerSettings = settings.TrainerSettings()
+
+  # Evaluator: blessing on test micro-F1, and no regression against the last blessed.
+  min_micro_f1: float = 0.5
+  max_micro_f1_regression: float = 0.01
+
+  beam_pipeline_args: Tuple[str, ...] = ()
+  enable_cache: bool = True
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_root, 'pipeline', self.pipeline_name)
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_root, 'metadata', self.pipeline_name, 'metadata.db')
+
+  @property
+  def serving_model_dir(self) -> str:
+    """Pusher's destination: one numbered version directory per pushed model."""
+    return os.path.join(self.output_root, 'serving_model', self.pipeline_name)

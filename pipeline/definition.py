@@ -1,0 +1,83 @@
+"""The TFX pipeline definition: `create_pipeline` wires the components, nothing more."""
+
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components import evaluation
+from components import features
+from components import settings
+from components.example_gen.component import ArxivExampleGen
+from pipeline.config import PipelineConfig, PREPROCESSING_FN, RUN_FN
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+) -> tfx.dsl.Pipeline:
+  """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator
+  -> Pusher."""
+  example_gen = ArxivExampleGen(
+      input_pattern=config.data_path,
+      seed=config.seed,
+      eval_fraction=config.eval_fraction,
+      test_fraction=config.test_fraction,
+      min_combination_count=config.min_combination_count)
+
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+
+  schema_importer = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
+
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_importer.outputs['schema'])
+
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_importer.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      splits_config=tfx.proto.SplitsConfig(
+          analyze=[features.TRAIN_SPLIT], transform=list(features.SPLITS)),
+      custom_config=settings.to_custom_config(config.transform))
+
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_importer.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
+      eval_args=tfx.proto.EvalArgs(splits=[features.EVAL_SPLIT]),
+      custom_config=settings.to_custom_config(config.trainer))
+
+  latest_blessed_model = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      baseline_model=latest_blessed_model.outputs['model'],
+      example_splits=[features.TEST_SPLIT],
+      eval_config=evaluation.eval_config(config.min_micro_f1,
+                                         config.max_micro_f1_regression))
+
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(
+              base_directory=config.serving_model_dir)))
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=[
+          example_gen, statistics_gen, schema_importer, example_validator, transform,
+          trainer, latest_blessed_model, evaluator, pusher
+      ],
+      enable_cache=config.enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=list(config.beam_pipeline_args))

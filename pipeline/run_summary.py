@@ -1,0 +1,149 @@
+"""Summary of a pipeline run, read back from ML Metadata and the run's artifacts.
+
+What a person asks after a run: how many rows were read, dropped (and why) and kept
+per split; how many labels and n-grams; how long each component took; how good the
+model is on the test split; whether it was blessed and where it was pushed.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components import evaluation
+from components import trainer
+from components.example_gen import executor as example_gen_executor
+from pipeline.config import PipelineConfig
+
+SUMMARY_FILE = 'run_summary.json'
+_STATES = {value: name for name, value in metadata_store_pb2.Execution.State.items()}
+# Test metrics shown first in the printed summary.
+HEADLINE_METRICS = ('micro_f1', 'micro_precision', 'micro_recall', 'precision_at_1',
+                    'precision_at_3', 'micro_auc', 'binary_accuracy')
+
+
+def collect(config: PipelineConfig) -> Dict[str, Any]:
+  """Reads the newest run of `config`'s pipeline from its SQLite ML Metadata."""
+  store = metadata_store.MetadataStore(
+      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+  # Each pipeline has a metadata database of its own: every run in it is ours.
+  runs = store.get_contexts_by_type('pipeline_run')
+  if not runs:
+    raise LookupError(f'no run of {config.pipeline_name} in {config.metadata_path}')
+  run = max(runs, key=lambda context: context.create_time_since_epoch)
+
+  components, outputs = {}, {}
+  for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+    node = _node_id(store, execution, config.pipeline_name)
+    components[node] = {
+        'state': _STATES.get(execution.last_known_state, 'UNKNOWN'),
+        'wall_seconds': round((execution.last_update_time_since_epoch -
+                               execution.create_time_since_epoch) / 1000.0, 1),
+    }
+    outputs[node] = _output_artifacts(store, execution.id)
+
+  def artifact(node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+    found = outputs.get(node, {}).get(key)
+    return found[0] if found else None
+
+  summary: Dict[str, Any] = {
+      'pipeline_name': config.pipeline_name,
+      'run_id': run.name,
+      'data_path': config.data_path,
+      'pipeline_root': config.pipeline_root,
+      'components': components,
+  }
+  report = artifact('ArxivExampleGen', example_gen_executor.DATA_REPORT_KEY)
+  if report:
+    data = _read_json(os.path.join(report.uri, example_gen_executor.DATA_REPORT_FILE))
+    summary['data'] = {key: data[key] for key in
+                       ('rows_read', 'rows_dropped', 'rows_kept', 'split_sizes',
+                        'label_combinations_kept')}
+  model_run = artifact('Trainer', 'model_run')
+  if model_run:
+    record = _read_json(os.path.join(model_run.uri, trainer.TRAINING_RECORD_FILE))
+    summary['model'] = {key: record[key] for key in
+                        ('num_labels', 'vocabulary_size', 'parameters', 'epochs_run',
+                         'best_epoch', 'threshold')}
+    summary['model']['training_curves'] = sorted(
+        os.path.join(model_run.uri, f'{curve}.png') for curve in trainer.CURVES)
+  evaluation_artifact = artifact('Evaluator', 'evaluation')
+  if evaluation_artifact:
+    summary['test_metrics'] = evaluation.load_overall_metrics(evaluation_artifact.uri)
+  blessing = artifact('Evaluator', 'blessing')
+  if blessing:
+    summary['blessed'] = bool(_custom_property(blessing, 'blessed'))
+  pushed = artifact('Pusher', 'pushed_model')
+  if pushed:
+    summary['pushed'] = bool(_custom_property(pushed, 'pushed'))
+    summary['pushed_model_path'] = _custom_property(pushed, 'pushed_destination') or None
+  return summary
+
+
+def write(summary: Dict[str, Any], output_root: str) -> str:
+  path = os.path.join(output_root, SUMMARY_FILE)
+  with open(path, 'w', encoding='utf-8') as f:
+    json.dump(summary, f, indent=2)
+  return path
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+  """The summary as lines a person reads at the end of a run."""
+  lines = [f'Run {summary["run_id"]} of {summary["pipeline_name"]}']
+  data = summary.get('data')
+  if data:
+    dropped = {reason: n for reason, n in data['rows_dropped'].items() if n}
+    lines.append(f'  rows read {data["rows_read"]:,}, kept {data["rows_kept"]:,}, '
+                 f'dropped {sum(dropped.values()):,} {dropped or ""}'.rstrip())
+    lines.append('  split sizes ' + ', '.join(
+        f'{split} {n:,}' for split, n in data['split_sizes'].items()))
+  model = summary.get('model')
+  if model:
+    lines.append(f'  labels {model["num_labels"]}, vocabulary {model["vocabulary_size"]:,} '
+                 f'n-grams, {model["parameters"]:,} parameters; {model["epochs_run"]} '
+                 f'epochs (best {model["best_epoch"]}), threshold {model["threshold"]}')
+  metrics = summary.get('test_metrics')
+  if metrics:
+    lines.append('  test ' + ', '.join(
+        f'{name} {metrics[name]:.4f}' for name in HEADLINE_METRICS if name in metrics))
+  lines.append('  components ' + ', '.join(
+      f'{node} {c["wall_seconds"]}s' + ('' if c['state'] == 'COMPLETE' else f' ({c["state"]})')
+      for node, c in summary['components'].items()))
+  if 'blessed' in summary:
+    lines.append(f'  blessed: {"yes" if summary["blessed"] else "no"}; pushed: ' +
+                 (summary['pushed_model_path'] if summary.get('pushed') else 'no'))
+  return '\n'.join(lines)
+
+
+def _node_id(store, execution: metadata_store_pb2.Execution, pipeline_name: str) -> str:
+  prefix = f'{pipeline_name}.'
+  for context in store.get_contexts_by_execution(execution.id):
+    if context.name.startswith(prefix):
+      return context.name[len(prefix):]
+  return execution.type
+
+
+def _output_artifacts(store, execution_id: int) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  events = [e for e in store.get_events_by_execution_ids([execution_id])
+            if e.type in (metadata_store_pb2.Event.OUTPUT,
+                          metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  by_key: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event in events:
+    by_key.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+  return by_key
+
+
+def _custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
+  value = artifact.custom_properties.get(name)
+  if value is None:
+    return None
+  return getattr(value, value.WhichOneof('value'))
+
+
+def _read_json(path: str) -> Dict[str, Any]:
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
