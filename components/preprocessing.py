@@ -49,9 +49,19 @@ def preprocessing_fn(inputs: Dict[str, Any],
   return {
       features.NGRAM_IDS_KEY: ids,
       features.NGRAM_WEIGHTS_KEY: weights,
-      # Labels below the frequency threshold are not predicted: drop their -1 ids.
-      features.LABEL_IDS_KEY: tf.sparse.retain(label_ids, label_ids.values >= 0),
+      features.LABEL_IDS_KEY: _drop_unknown(label_ids),
   }
+
+
+def _drop_unknown(label_ids: tf.SparseTensor) -> tf.SparseTensor:
+  """Drops the -1 ids of labels outside the vocabulary (unseen in train or too rare).
+
+  The survivors are re-indexed from column 0, as tf.Transform requires of a
+  variable-length feature.
+  """
+  known = tf.sparse.retain(label_ids, label_ids.values >= 0)
+  return tf.RaggedTensor.from_value_rowids(
+      known.values, known.indices[:, 0], nrows=known.dense_shape[0]).to_sparse()
 
 
 def _threshold(min_count: int) -> Optional[int]:

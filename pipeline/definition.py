@@ -7,6 +7,7 @@ from tfx import v1 as tfx
 
 from components import evaluation
 from components import features
+from components import pusher as pusher_lib
 from components import settings
 from components.example_gen.component import ArxivExampleGen
 from pipeline.config import PipelineConfig, PREPROCESSING_FN, RUN_FN
@@ -64,7 +65,7 @@ def create_pipeline(
       eval_config=evaluation.eval_config(config.min_micro_f1,
                                          config.max_micro_f1_regression))
 
-  pusher = tfx.components.Pusher(
+  pusher = pusher_lib.Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(

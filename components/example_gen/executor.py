@@ -7,11 +7,14 @@ label combination 90/5/5 -> write TFRecords per split and the data report (JSON)
 """
 
 import csv
+import gzip
+import io
 import json
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 import tensorflow as tf
 from tfx import types
@@ -101,10 +104,17 @@ def matching_files(pattern: str) -> List[str]:
   return paths
 
 
+def open_text(path: str) -> io.TextIOWrapper:
+  """Opens a plain or gzip-compressed CSV on any Beam file system as decoded text."""
+  stream = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+  if CompressionTypes.detect_compression_type(path) == CompressionTypes.GZIP:
+    stream = gzip.GzipFile(fileobj=stream, mode='rb')
+  return records.text_lines(stream)
+
+
 def check_header(path: str) -> None:
   """Fails before any Beam work when a file lacks a required column."""
-  with FileSystems.open(path) as stream:
-    lines = records.text_lines(stream)
+  with open_text(path) as lines:
     header_line = lines.readline()
   if not header_line.strip():
     raise records.InputError(f'{path}: the file is empty; expected a header with '
@@ -155,8 +165,8 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
 
 
 def _read_file(path: str) -> Iterator[Any]:
-  with FileSystems.open(path) as stream:
-    yield from records.read_csv_records(path, records.text_lines(stream))
+  with open_text(path) as lines:
+    yield from records.read_csv_records(path, lines)
 
 
 class _KeepFirst(beam.CombineFn):

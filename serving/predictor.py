@@ -1,0 +1,69 @@
+"""Predictions from a pushed model, for the command line and the prediction server."""
+
+import dataclasses
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+
+from components import features
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+  labels: List[str]  # Labels whose probability reaches their threshold, most likely first.
+  top_k: List[Tuple[str, float]]  # The k most probable labels, whatever their threshold.
+  probabilities: Dict[str, float]  # Every label's probability.
+
+
+def resolve_model_dir(path: str) -> str:
+  """A SavedModel directory itself, or the newest numbered version under a serving root."""
+  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+    return path
+  versions = sorted(
+      (int(name.rstrip('/')) for name in
+       (tf.io.gfile.listdir(path) if tf.io.gfile.isdir(path) else [])
+       if name.rstrip('/').isdigit() and
+       tf.io.gfile.exists(os.path.join(path, name.rstrip('/'), 'saved_model.pb'))),
+      reverse=True)
+  if not versions:
+    raise FileNotFoundError(f'no SavedModel in {path!r} nor in a numbered version under it '
+                            '(run the pipeline first: make run)')
+  return os.path.join(path, str(versions[0]))
+
+
+class Predictor:
+  """Wraps the model's raw-text signature; one model call per batch of abstracts."""
+
+  def __init__(self, model_path: str):
+    self.model_dir = resolve_model_dir(model_path)
+    self._model = tf.saved_model.load(self.model_dir)
+    self._serve = self._model.signatures[features.SERVING_SIGNATURE]
+    vocabulary = self._model.signatures[features.LABELS_SIGNATURE]()
+    self.labels = [name.decode('utf-8') for name in vocabulary['labels'].numpy()]
+    self.thresholds = vocabulary['thresholds'].numpy().tolist()
+
+  def predict(self, abstracts: Sequence[str],
+              titles: Optional[Sequence[str]] = None) -> List[Prediction]:
+    if titles is None:
+      titles = [''] * len(abstracts)
+    if len(titles) != len(abstracts):
+      raise ValueError(f'{len(abstracts)} abstracts but {len(titles)} titles')
+    if not abstracts:
+      return []
+    outputs = self._serve(abstract=tf.constant(list(abstracts), tf.string),
+                          title=tf.constant(list(titles), tf.string))
+    probabilities = outputs[features.PROBABILITIES_KEY].numpy()
+    predicted = outputs[features.PREDICTED_KEY].numpy()
+    top_labels = outputs[features.TOP_K_LABELS_KEY].numpy()
+    top_probabilities = outputs[features.TOP_K_PROBABILITIES_KEY].numpy()
+    predictions = []
+    for row in range(len(abstracts)):
+      chosen = sorted((i for i in range(len(self.labels)) if predicted[row, i]),
+                      key=lambda i: -probabilities[row, i])
+      predictions.append(Prediction(
+          labels=[self.labels[i] for i in chosen],
+          top_k=[(name.decode('utf-8'), float(p))
+                 for name, p in zip(top_labels[row], top_probabilities[row])],
+          probabilities={name: float(p) for name, p in zip(self.labels, probabilities[row])}))
+    return predictions

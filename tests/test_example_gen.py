@@ -1,0 +1,135 @@
+"""ArxivExampleGen's executor on crafted CSV files: cleaning, dedupe, stratified split."""
+
+import collections
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from components import features
+from components.example_gen import executor
+from components.example_gen import records
+from components.example_gen.component import DataReport
+from tests.conftest import write_csv
+
+
+def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
+  """Runs the executor; returns (report, {split: {title: (abstract, labels)}})."""
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(output_dir, 'examples')
+  report = DataReport()
+  report.uri = os.path.join(output_dir, 'report')
+  executor.Executor().Do({}, {executor.EXAMPLES_KEY: [examples],
+                              executor.DATA_REPORT_KEY: [report]}, {
+      executor.INPUT_PATTERN_KEY: pattern,
+      executor.SEED_KEY: seed,
+      executor.EVAL_FRACTION_KEY: 0.05,
+      executor.TEST_FRACTION_KEY: 0.05,
+      executor.MIN_COMBINATION_COUNT_KEY: min_combination_count,
+  })
+  with open(os.path.join(report.uri, executor.DATA_REPORT_FILE)) as f:
+    data_report = json.load(f)
+  splits = {}
+  for split in features.SPLITS:
+    files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz'))
+    papers = {}
+    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+      example = tf.train.Example.FromString(record.numpy())
+      values = {k: [v.decode() for v in f.bytes_list.value]
+                for k, f in example.features.feature.items()}
+      papers[values[features.TITLE_KEY][0]] = (values[features.ABSTRACT_KEY][0],
+                                               tuple(values[features.LABELS_KEY]))
+    splits[split] = papers
+  return data_report, splits
+
+
+def crafted_rows():
+  rows = [(f'Vision paper {i}', f'Images number {i}.', "['cs.CV']") for i in range(200)]
+  # One combination, listed in either order.
+  rows += [(f'Language paper {i}', f'Text number {i}.',
+            "['cs.CL', 'cs.LG']" if i % 2 else "['cs.LG', 'cs.CL']") for i in range(100)]
+  rows += [
+      ('Robots alone', 'A combination seen once.', "['cs.RO']"),
+      ('A Duplicated Title', 'The first copy.', "['cs.CV']"),
+      ('a duplicated  title', 'The second copy.', "['cs.CV']"),
+      ('Bad terms', 'Abstract.', 'cs.CV'),
+      ('No abstract', '   ', "['cs.CV']"),
+  ]
+  return rows
+
+
+@pytest.fixture(scope='module')
+def crafted_run(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('crafted')
+  path = write_csv(str(directory / 'papers.csv.gz'), crafted_rows())
+  return run_example_gen(str(directory / 'run'), path)
+
+
+def test_every_row_read_is_kept_or_dropped_with_its_reason(crafted_run):
+  report, splits = crafted_run
+  assert report['rows_read'] == 305
+  dropped = {reason: n for reason, n in report['rows_dropped'].items() if n}
+  assert dropped == {'duplicate_title': 1, 'rare_label_combination': 1,
+                     'unparsable_terms': 1, 'empty_abstract': 1}
+  assert report['rows_kept'] == 301 == sum(len(papers) for papers in splits.values())
+  assert report['split_sizes'] == {split: len(papers) for split, papers in splits.items()}
+  assert report['label_counts']['train']['cs.CV'] == sum(
+      'cs.CV' in labels for _, labels in splits['train'].values())
+
+
+def test_duplicate_titles_keep_the_first_row(crafted_run):
+  _, splits = crafted_run
+  kept = [(title, paper) for papers in splits.values() for title, paper in papers.items()
+          if title.lower() == 'a duplicated title']
+  assert kept == [('A Duplicated Title', ('The first copy.', ('cs.CV',)))]
+
+
+def test_split_is_stratified_on_the_label_combination(crafted_run):
+  _, splits = crafted_run
+  for combination, size in ((('cs.CV',), 201), (('cs.CL', 'cs.LG'), 100)):
+    counts = {split: sum(records.combination_key(labels) == combination
+                         for _, labels in papers.values())
+              for split, papers in splits.items()}
+    assert sum(counts.values()) == size
+    for split, fraction in zip(features.SPLITS, (0.9, 0.05, 0.05)):
+      assert abs(counts[split] - fraction * size) <= 1, (combination, counts)
+
+
+def test_splits_are_disjoint_and_labels_are_parsed_lists(crafted_run):
+  _, splits = crafted_run
+  titles = [set(papers) for papers in splits.values()]
+  assert not (titles[0] & titles[1] or titles[0] & titles[2] or titles[1] & titles[2])
+  every = {title: paper for papers in splits.values() for title, paper in papers.items()}
+  # The listed order is kept (the primary category first).
+  assert every['Language paper 1'] == ('Text number 1.', ('cs.CL', 'cs.LG'))
+  assert every['Language paper 0'] == ('Text number 0.', ('cs.LG', 'cs.CL'))
+
+
+def test_the_split_depends_only_on_the_seed(tmp_path, tmp_csv):
+  path = tmp_csv(crafted_rows())
+  membership = {}
+  for name, seed in (('a', 7), ('b', 7), ('c', 8)):
+    _, splits = run_example_gen(str(tmp_path / name), path, seed=seed)
+    membership[name] = {split: sorted(papers) for split, papers in splits.items()}
+  assert membership['a'] == membership['b']
+  assert membership['a'] != membership['c']
+
+
+def test_a_missing_column_stops_the_run_naming_file_and_column(tmp_path, tmp_csv):
+  path = tmp_csv([('t', 'a')], header=('titles', 'summaries'))
+  with pytest.raises(records.InputError, match=r'data.csv: missing required column\(s\) terms'):
+    run_example_gen(str(tmp_path / 'out'), path)
+
+
+def test_a_pattern_matching_nothing_stops_the_run(tmp_path):
+  with pytest.raises(records.InputError, match='no input file matches'):
+    run_example_gen(str(tmp_path / 'out'), str(tmp_path / 'nothing-*.csv'))
+
+
+def test_too_few_rows_for_a_split_stop_the_run_with_the_reason(tmp_path, tmp_csv):
+  path = tmp_csv([(f'p{i}', 'x', "['cs.CV']") for i in range(3)])
+  with pytest.raises(records.InputError, match=r'split\(s\) .* are empty'):
+    run_example_gen(str(tmp_path / 'out'), path)

@@ -1,0 +1,63 @@
+"""Multi-hot labels and their inverse; the NumPy metrics and threshold tuning."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import labels
+from components import metrics
+
+VOCABULARY = ['cs.CV', 'cs.LG', 'cs.CL', 'stat.ML']
+
+
+def test_multi_hot_sets_one_position_per_label():
+  ids = tf.SparseTensor(indices=[[0, 0], [0, 1], [2, 0]], values=tf.constant([1, 3, 0], tf.int64),
+                        dense_shape=[3, 2])
+  encoded = labels.multi_hot(ids, len(VOCABULARY)).numpy()
+  np.testing.assert_array_equal(encoded, [[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]])
+
+
+def test_invert_multi_hot_returns_the_label_names():
+  assert labels.invert_multi_hot(np.array([0., 1., 0., 1.]), VOCABULARY) == ['cs.LG', 'stat.ML']
+  assert labels.invert_multi_hot(np.zeros(4), VOCABULARY) == []
+
+
+def test_multi_hot_then_inverse_round_trips():
+  ids = tf.SparseTensor(indices=[[0, 0], [0, 1]], values=tf.constant([2, 0], tf.int64),
+                        dense_shape=[1, 2])
+  encoded = labels.multi_hot(ids, len(VOCABULARY)).numpy()[0]
+  assert labels.invert_multi_hot(encoded, VOCABULARY) == ['cs.CV', 'cs.CL']
+
+
+TRUTH = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])
+SCORES = np.array([[0.9, 0.2, 0.1], [0.8, 0.4, 0.3], [0.2, 0.1, 0.7], [0.6, 0.3, 0.2]])
+
+
+def test_classification_metrics_by_hand():
+  result = metrics.classification_metrics(TRUTH, SCORES, 0.5)
+  # Predicted positives: (0,0) (1,0) (2,2) (3,0) -> 3 true of 4; 5 true labels in all.
+  assert result['micro_precision'] == pytest.approx(3 / 4)
+  assert result['micro_recall'] == pytest.approx(3 / 5)
+  assert result['micro_f1'] == pytest.approx(2 * 3 / (4 + 5))
+  # Per label F1: label 0: tp 2, pred 3, true 2 -> 0.8; label 1: 0; label 2: 1.0.
+  assert result['macro_f1'] == pytest.approx((0.8 + 0 + 1) / 3)
+  assert result['binary_accuracy'] == pytest.approx(9 / 12)
+  assert result['subset_accuracy'] == pytest.approx(2 / 4)
+  assert result['precision_at_1'] == pytest.approx(3 / 4)
+
+
+def test_predicting_nothing_scores_high_binary_accuracy_and_zero_f1():
+  sparse_truth = np.zeros((10, 100))
+  sparse_truth[:, 0] = 1
+  result = metrics.classification_metrics(sparse_truth, np.zeros((10, 100)), 0.5)
+  assert result['binary_accuracy'] == pytest.approx(0.99)
+  assert result['micro_f1'] == 0.0
+
+
+def test_tune_global_threshold_finds_the_best_micro_f1():
+  # Every true label scores at least 0.45 and every other at most 0.4.
+  separable = np.array([[0.9, 0.2, 0.1], [0.8, 0.45, 0.4], [0.2, 0.1, 0.7], [0.3, 0.5, 0.2]])
+  threshold = metrics.tune_global_threshold(TRUTH, separable)
+  assert 0.4 < threshold <= 0.45
+  assert metrics.classification_metrics(TRUTH, separable, threshold)['micro_f1'] == 1.0
+  assert metrics.classification_metrics(TRUTH, separable, 0.5)['micro_f1'] < 1.0

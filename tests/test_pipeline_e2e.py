@@ -1,0 +1,135 @@
+"""The whole pipeline on LocalDagRunner, on a slice of the bundled sample.
+
+One module-scoped run is shared: it must execute every component, bless and push a
+model whose raw-text signature gives sensible labels. A rerun through the command
+line must reuse every cached component, and a stricter blessing threshold must stop
+the push.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from components import features
+from pipeline import run_local
+from pipeline.config import REPOSITORY_ROOT
+from serving.predictor import Predictor
+from tests.conftest import sample_rows, write_csv
+
+COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+              'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher')
+VISION = ('We propose a convolutional neural network for semantic segmentation of images. '
+          'Our detector localizes objects in video frames and improves image recognition.')
+LANGUAGE = ('We fine-tune a large language model for machine translation and question '
+            'answering. The model reads text in many languages and generates sentences.')
+
+
+@pytest.fixture(scope='module')
+def flags(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('e2e')
+  data = write_csv(str(directory / 'papers.csv'), sample_rows(1200))
+  return ['--data', data, '--output-root', str(directory / 'outputs'), '--epochs', '15',
+          '--batch-size', '32', '--max-vocabulary-size', '20000', '--min-micro-f1', '0.2']
+
+
+@pytest.fixture(scope='module')
+def first_run(flags):
+  return run_local.run(run_local.parse_config(flags))
+
+
+def test_every_component_runs(first_run):
+  assert set(first_run['components']) == set(COMPONENTS)
+  assert all(c['state'] == 'COMPLETE' for c in first_run['components'].values())
+
+
+def test_run_summary_accounts_for_every_row(first_run):
+  data = first_run['data']
+  assert data['rows_read'] == 1200
+  assert data['rows_kept'] + sum(data['rows_dropped'].values()) == 1200
+  assert data['rows_dropped']['rare_label_combination'] > 0
+  assert sum(data['split_sizes'].values()) == data['rows_kept']
+  assert data['split_sizes']['train'] > 10 * data['split_sizes']['test'] > 0
+  with open(first_run['summary_path']) as f:
+    assert json.load(f)['data'] == data
+
+
+def test_model_is_evaluated_blessed_and_pushed(first_run):
+  metrics = first_run['test_metrics']
+  assert {'micro_f1', 'precision_at_1', 'precision_at_3', 'micro_auc',
+          'binary_accuracy'} <= set(metrics)
+  assert metrics['micro_f1'] >= 0.2
+  assert first_run['blessed'] and first_run['pushed']
+  assert os.path.exists(os.path.join(first_run['pushed_model_path'], 'saved_model.pb'))
+  assert first_run['model']['epochs_run'] >= first_run['model']['best_epoch']
+  for curve in first_run['model']['training_curves']:
+    with open(curve, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_pushed_model_labels_raw_text_sensibly(first_run):
+  predictor = Predictor(first_run['pushed_model_path'])
+  vision, language = predictor.predict([VISION, LANGUAGE])
+  assert 'cs.CV' in [label for label, _ in vision.top_k]
+  assert 'cs.CL' in [label for label, _ in language.top_k]
+  assert vision.probabilities['cs.CV'] > language.probabilities['cs.CV']
+  assert language.probabilities['cs.CL'] > vision.probabilities['cs.CL']
+  assert len(vision.top_k) == 3 and set(vision.probabilities) == set(predictor.labels)
+
+
+def test_examples_signature_serves_tfma(first_run):
+  model = tf.saved_model.load(first_run['pushed_model_path'])
+  example = tf.train.Example(features=tf.train.Features(feature={
+      features.TITLE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'A title'])),
+      features.ABSTRACT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[VISION.encode()])),
+  }))
+  outputs = model.signatures[features.EXAMPLES_SIGNATURE](
+      examples=tf.constant([example.SerializeToString()]))
+  probabilities = outputs[features.PROBABILITIES_KEY].numpy()
+  decisions = outputs[features.DECISION_SCORES_KEY].numpy()
+  thresholds = model.signatures[features.LABELS_SIGNATURE]()['thresholds'].numpy()
+  # A decision score reaches 0.5 exactly where the probability reaches its threshold.
+  assert ((decisions >= 0.5) == (probabilities >= thresholds)).all()
+
+
+def test_predict_command_labels_a_csv_in_batch(first_run, tmp_path):
+  data = write_csv(str(tmp_path / 'new.csv'), [(t, a, '') for t, a, _ in sample_rows(5)])
+  output = tmp_path / 'predictions.jsonl'
+  subprocess.run([sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'predict.py'),
+                  '--model', os.path.dirname(first_run['pushed_model_path']),
+                  '--input', data, '--output', str(output)], check=True)
+  lines = [json.loads(line) for line in output.read_text().splitlines()]
+  assert [line['row'] for line in lines] == [1, 2, 3, 4, 5]
+  assert all(len(line['top_k']) == 3 and len(line['probabilities']) > 3 for line in lines)
+
+
+def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
+  completed = subprocess.run(
+      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')] + flags,
+      check=True, capture_output=True, text=True)
+  assert 'blessed: yes' in completed.stdout
+  summary_path = os.path.join(flags[flags.index('--output-root') + 1], 'run_summary.json')
+  with open(summary_path) as f:
+    rerun = json.load(f)
+  assert rerun['run_id'] != first_run['run_id']
+  states = {node: c['state'] for node, c in rerun['components'].items()}
+  # The first run's model is now the blessed baseline: evaluation (and so the push
+  # decision) runs again against it, everything upstream comes from the cache.
+  assert all(states[node] == 'CACHED' for node in COMPONENTS[:6]), states
+  assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
+  # The same model is not published twice.
+  assert rerun['pushed_model_path'] == first_run['pushed_model_path']
+  assert len(os.listdir(os.path.dirname(first_run['pushed_model_path']))) == 1
+
+
+def test_a_stricter_blessing_threshold_stops_the_push(first_run, flags):
+  strict = run_local.run(run_local.parse_config(flags[:-1] + ['0.99']))
+  assert strict['components']['Trainer']['state'] == 'CACHED'
+  assert strict['components']['Evaluator']['state'] == 'COMPLETE'
+  assert not strict['blessed'] and not strict['pushed']
+  serving_root = os.path.dirname(first_run['pushed_model_path'])
+  assert os.listdir(serving_root) == [os.path.basename(first_run['pushed_model_path'])]

@@ -1,0 +1,94 @@
+"""`preprocessing_fn` on a handful of rows, analyzed and applied by tf.Transform."""
+
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata
+from tfx.utils import io_utils
+
+from components import features
+from components import preprocessing
+from components import settings
+from pipeline.config import SCHEMA_PATH
+
+TRAIN = [
+    {'title': b'a', 'abstract': b'Deep learning, for images!', 'labels': [b'cs.CV', b'cs.LG']},
+    {'title': b'b', 'abstract': b'Deep learning for text.', 'labels': [b'cs.CL']},
+    {'title': b'c', 'abstract': b'Images and text', 'labels': [b'cs.CV', b'cs.CL']},
+]
+
+
+def test_tokenize_lowercases_and_deletes_punctuation_like_the_reference():
+  tokens = preprocessing.tokenize(tf.constant(['State-of-the-art CNNs (e.g., ResNet)!']))
+  assert [t.decode() for t in tokens.values.numpy()] == [
+      'stateoftheart', 'cnns', 'eg', 'resnet']
+
+
+@pytest.fixture(scope='module')
+def transformed():
+  """Analyzes TRAIN, then transforms TRAIN and an unseen row with the result."""
+  schema = io_utils.SchemaReader().read(SCHEMA_PATH)
+  metadata = dataset_metadata.DatasetMetadata(schema)
+  config = settings.to_custom_config(
+      settings.TransformSettings(max_vocabulary_size=1000, min_ngram_count=1))
+  unseen = [{'title': b'd', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}]
+  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
+    transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeDataset(
+        lambda inputs: preprocessing.preprocessing_fn(inputs, config))
+    results = {}
+    for name, rows in (('train', TRAIN), ('unseen', unseen)):
+      (results[name], _) = ((rows, metadata), transform_fn) | f'T{name}' >> (
+          tft_beam.TransformDataset())
+    output_dir = tempfile.mkdtemp()
+    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+  return results, tft.TFTransformOutput(output_dir)
+
+
+def _vocabulary(output, name):
+  return [v.decode() for v in output.vocabulary_by_name(name)]
+
+
+def test_ngram_vocabulary_holds_unigrams_and_bigrams_of_train(transformed):
+  _, output = transformed
+  vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
+  assert {'deep', 'learning', 'deep learning', 'learning for', 'for images',
+          'images and', 'and text'} <= set(vocabulary)
+  assert 'quantum' not in vocabulary  # Only the train split is analyzed.
+
+
+def test_tfidf_weights_are_term_frequency_times_inverse_document_frequency(transformed):
+  results, output = transformed
+  vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
+  first = results['train'][0]
+  weights = dict(zip((vocabulary[i] for i in first[features.NGRAM_IDS_KEY]),
+                     first[features.NGRAM_WEIGHTS_KEY]))
+  # 'deep learning for images' has 4 unigrams + 3 bigrams = 7 terms, each once.
+  assert len(weights) == 7
+  # tft.tfidf: tf = count / terms in the document; idf = 1 + ln((N + 1) / (df + 1)).
+  assert weights['images'] == pytest.approx(1 / 7 * (1 + np.log(4 / 3)))
+  assert weights['for images'] == pytest.approx(1 / 7 * (1 + np.log(4 / 2)))
+  # A rarer term weighs more than a common one at the same frequency.
+  assert weights['for images'] > weights['deep']
+
+
+def test_unseen_ngrams_share_the_out_of_vocabulary_id(transformed):
+  results, output = transformed
+  vocabulary_size = output.vocabulary_size_by_name(features.NGRAM_VOCABULARY)
+  unseen = results['unseen'][0]
+  ids = list(unseen[features.NGRAM_IDS_KEY])
+  # 'quantum' and 'quantum text' are out of vocabulary: one id, past the vocabulary.
+  assert sorted(ids)[-1] == vocabulary_size and len(ids) == 2
+
+
+def test_labels_become_ids_in_a_train_label_vocabulary(transformed):
+  results, output = transformed
+  labels = _vocabulary(output, features.LABEL_VOCABULARY)
+  assert sorted(labels) == ['cs.CL', 'cs.CV', 'cs.LG']
+  first = results['train'][0]
+  assert sorted(labels[i] for i in first[features.LABEL_IDS_KEY]) == ['cs.CV', 'cs.LG']
+  # A label never seen in train is dropped, not mapped to another label.
+  assert [labels[i] for i in results['unseen'][0][features.LABEL_IDS_KEY]] == ['cs.CL']
