@@ -1,12 +1,14 @@
 """Transform's `preprocessing_fn`: the reference's text vectorization and labels.
 
 Abstract -> lower-cased, punctuation stripped -> unigrams + bigrams -> ids in a
-vocabulary learned on the train split -> TF-IDF weights. Labels -> ids in a label
-vocabulary learned on the train split (the sparse form of the multi-hot vector; see
-`components.labels`).
+vocabulary learned on the train split -> TF-IDF weights as Keras' TextVectorization
+(`output_mode='tf_idf'`) computes them: the n-gram's count in the abstract times
+log(1 + documents / (1 + documents containing it)), document counts from train.
+Labels -> ids in a label vocabulary learned on the train split (the sparse form of
+the multi-hot vector; see `components.labels`).
 """
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -39,7 +41,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
       vocab_filename=features.NGRAM_VOCABULARY,
       name='ngram_vocabulary')
   # One id past the vocabulary cap holds every out-of-vocabulary n-gram.
-  ids, weights = tft.tfidf(ngram_ids, settings.max_vocabulary_size + 1, name='tfidf')
+  ids, weights = tfidf(ngram_ids, settings.max_vocabulary_size + 1)
   label_ids = tft.compute_and_apply_vocabulary(
       inputs[features.LABELS_KEY],
       frequency_threshold=_threshold(settings.min_label_count),
@@ -53,15 +55,36 @@ def preprocessing_fn(inputs: Dict[str, Any],
   }
 
 
-def _drop_unknown(label_ids: tf.SparseTensor) -> tf.SparseTensor:
-  """Drops the -1 ids of labels outside the vocabulary (unseen in train or too rare).
+def tfidf(ids: tf.SparseTensor, id_count: int) -> Tuple[tf.SparseTensor, tf.SparseTensor]:
+  """Each document's distinct term ids and their TF-IDF weights (Keras' formula).
 
-  The survivors are re-indexed from column 0, as tf.Transform requires of a
-  variable-length feature.
+  `tft.tfidf` divides the count by the document's length; Keras does not, and the
+  unscaled weights are what the reference's MLP was tuned on.
   """
+  counts = tf.sparse.bincount(ids, axis=-1, minlength=id_count, maxlength=id_count)
+  terms = counts.indices[:, 1]
+  documents_with_term = tft.sum(
+      tf.expand_dims(tf.math.unsorted_segment_sum(
+          tf.ones_like(terms, tf.float32), terms, id_count), 0),
+      reduce_instance_dims=False, name='documents_with_term')
+  documents = tft.sum(tf.ones_like(ids.dense_shape[:1], tf.float32), name='documents')
+  idf = tf.math.log(1.0 + documents / (1.0 + documents_with_term))
+  weights = tf.cast(counts.values, tf.float32) * tf.gather(idf, terms)
+  return _compact(counts.indices, terms, counts.dense_shape), _compact(
+      counts.indices, weights, counts.dense_shape)
+
+
+def _drop_unknown(label_ids: tf.SparseTensor) -> tf.SparseTensor:
+  """Drops the -1 ids of labels outside the vocabulary (unseen in train or too rare)."""
   known = tf.sparse.retain(label_ids, label_ids.values >= 0)
+  return _compact(known.indices, known.values, known.dense_shape)
+
+
+def _compact(indices: tf.Tensor, values: tf.Tensor, dense_shape: tf.Tensor) -> tf.SparseTensor:
+  """A variable-length feature of `values` by row, indexed from column 0 as
+  tf.Transform requires."""
   return tf.RaggedTensor.from_value_rowids(
-      known.values, known.indices[:, 0], nrows=known.dense_shape[0]).to_sparse()
+      values, indices[:, 0], nrows=dense_shape[0]).to_sparse()
 
 
 def _threshold(min_count: int) -> Optional[int]:

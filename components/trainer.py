@@ -74,6 +74,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       restore_best_weights=True)
   history = model.fit(
       train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
+      verbose=2,  # One line per epoch: logs are files, not terminals.
       callbacks=[early_stopping,
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 

@@ -5,12 +5,14 @@ per split; how many labels and n-grams; how long each component took; how good t
 model is on the test split; whether it was blessed and where it was pushed.
 """
 
+import glob
 import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 
 from components import evaluation
@@ -62,6 +64,9 @@ def collect(config: PipelineConfig) -> Dict[str, Any]:
     summary['data'] = {key: data[key] for key in
                        ('rows_read', 'rows_dropped', 'rows_kept', 'split_sizes',
                         'label_combinations_kept')}
+  anomalies = artifact('ExampleValidator', 'anomalies')
+  if anomalies:
+    summary['anomalies'] = read_anomalies(anomalies.uri)
   model_run = artifact('Trainer', 'model_run')
   if model_run:
     record = _read_json(os.path.join(model_run.uri, trainer.TRAINING_RECORD_FILE))
@@ -83,6 +88,22 @@ def collect(config: PipelineConfig) -> Dict[str, Any]:
   return summary
 
 
+def read_anomalies(uri: str) -> Dict[str, Dict[str, str]]:
+  """ExampleValidator's findings: {split: {feature: description}}; empty when clean."""
+  found = {}
+  for path in sorted(glob.glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))):
+    anomalies = anomalies_pb2.Anomalies()
+    with open(path, 'rb') as f:
+      anomalies.ParseFromString(f.read())
+    split = os.path.basename(os.path.dirname(path))[len('Split-'):]
+    described = {feature: info.description for feature, info in anomalies.anomaly_info.items()}
+    if anomalies.HasField('dataset_anomaly_info'):
+      described['(dataset)'] = anomalies.dataset_anomaly_info.description
+    if described:
+      found[split] = described
+  return found
+
+
 def write(summary: Dict[str, Any], output_root: str) -> str:
   path = os.path.join(output_root, SUMMARY_FILE)
   with open(path, 'w', encoding='utf-8') as f:
@@ -100,6 +121,9 @@ def format_summary(summary: Dict[str, Any]) -> str:
                  f'dropped {sum(dropped.values()):,} {dropped or ""}'.rstrip())
     lines.append('  split sizes ' + ', '.join(
         f'{split} {n:,}' for split, n in data['split_sizes'].items()))
+  if 'anomalies' in summary:
+    lines.append('  schema anomalies: ' + (json.dumps(summary['anomalies'])
+                                           if summary['anomalies'] else 'none'))
   model = summary.get('model')
   if model:
     lines.append(f'  labels {model["num_labels"]}, vocabulary {model["vocabulary_size"]:,} '

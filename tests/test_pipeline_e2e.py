@@ -53,6 +53,7 @@ def test_run_summary_accounts_for_every_row(first_run):
   assert data['rows_dropped']['rare_label_combination'] > 0
   assert sum(data['split_sizes'].values()) == data['rows_kept']
   assert data['split_sizes']['train'] > 10 * data['split_sizes']['test'] > 0
+  assert first_run['anomalies'] == {}  # Real, clean data matches the curated schema.
   with open(first_run['summary_path']) as f:
     assert json.load(f)['data'] == data
 

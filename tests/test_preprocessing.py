@@ -28,24 +28,26 @@ def test_tokenize_lowercases_and_deletes_punctuation_like_the_reference():
       'stateoftheart', 'cnns', 'eg', 'resnet']
 
 
+def _analyze_and_transform(analyzed, transformed_rows):
+  """Analyzes one list of raw rows, transforms another with the result."""
+  metadata = dataset_metadata.DatasetMetadata(io_utils.SchemaReader().read(SCHEMA_PATH))
+  config = settings.to_custom_config(
+      settings.TransformSettings(max_vocabulary_size=1000, min_ngram_count=1))
+  output_dir = tempfile.mkdtemp()
+  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
+    transform_fn = (analyzed, metadata) | tft_beam.AnalyzeDataset(
+        lambda inputs: preprocessing.preprocessing_fn(inputs, config))
+    results, _ = ((transformed_rows, metadata), transform_fn) | tft_beam.TransformDataset()
+    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+  return results, tft.TFTransformOutput(output_dir)
+
+
 @pytest.fixture(scope='module')
 def transformed():
   """Analyzes TRAIN, then transforms TRAIN and an unseen row with the result."""
-  schema = io_utils.SchemaReader().read(SCHEMA_PATH)
-  metadata = dataset_metadata.DatasetMetadata(schema)
-  config = settings.to_custom_config(
-      settings.TransformSettings(max_vocabulary_size=1000, min_ngram_count=1))
-  unseen = [{'title': b'd', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}]
-  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
-    transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeDataset(
-        lambda inputs: preprocessing.preprocessing_fn(inputs, config))
-    results = {}
-    for name, rows in (('train', TRAIN), ('unseen', unseen)):
-      (results[name], _) = ((rows, metadata), transform_fn) | f'T{name}' >> (
-          tft_beam.TransformDataset())
-    output_dir = tempfile.mkdtemp()
-    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
-  return results, tft.TFTransformOutput(output_dir)
+  unseen = {'title': b'd', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}
+  results, output = _analyze_and_transform(TRAIN, TRAIN + [unseen])
+  return {'train': results[:3], 'unseen': results[3:]}, output
 
 
 def _vocabulary(output, name):
@@ -68,11 +70,23 @@ def test_tfidf_weights_are_term_frequency_times_inverse_document_frequency(trans
                      first[features.NGRAM_WEIGHTS_KEY]))
   # 'deep learning for images' has 4 unigrams + 3 bigrams = 7 terms, each once.
   assert len(weights) == 7
-  # tft.tfidf: tf = count / terms in the document; idf = 1 + ln((N + 1) / (df + 1)).
-  assert weights['images'] == pytest.approx(1 / 7 * (1 + np.log(4 / 3)))
-  assert weights['for images'] == pytest.approx(1 / 7 * (1 + np.log(4 / 2)))
-  # A rarer term weighs more than a common one at the same frequency.
-  assert weights['for images'] > weights['deep']
+  # Keras' tf_idf: count * ln(1 + N / (1 + df)); N = 3 train documents.
+  assert weights['images'] == pytest.approx(np.log(1 + 3 / 3))  # in 2 documents
+  assert weights['for images'] == pytest.approx(np.log(1 + 3 / 2))  # in 1 document
+  assert weights['for images'] > weights['deep']  # rarer weighs more
+
+
+def test_tfidf_counts_repeated_terms():
+  repeated = [{'title': b'r', 'abstract': b'graph graph graph neural', 'labels': [b'cs.LG']},
+              {'title': b's', 'abstract': b'neural text', 'labels': [b'cs.CL']}]
+  results, output = _analyze_and_transform(repeated, repeated)
+  vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
+  first = results[0]
+  weights = dict(zip((vocabulary[i] for i in first[features.NGRAM_IDS_KEY]),
+                     first[features.NGRAM_WEIGHTS_KEY]))
+  assert weights['graph'] == pytest.approx(3 * np.log(1 + 2 / 2))
+  assert weights['graph graph'] == pytest.approx(2 * np.log(1 + 2 / 2))
+  assert weights['neural'] == pytest.approx(np.log(1 + 2 / 3))
 
 
 def test_unseen_ngrams_share_the_out_of_vocabulary_id(transformed):
