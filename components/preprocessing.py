@@ -67,7 +67,7 @@ def tfidf(ids: tf.SparseTensor, id_count: int) -> Tuple[tf.SparseTensor, tf.Spar
       tf.expand_dims(tf.math.unsorted_segment_sum(
           tf.ones_like(terms, tf.float32), terms, id_count), 0),
       reduce_instance_dims=False, name='documents_with_term')
-  documents = tft.sum(tf.ones_like(ids.dense_shape[:1], tf.float32), name='documents')
+  documents = tft.sum(tf.ones(ids.dense_shape[:1], tf.float32), name='documents')
   idf = tf.math.log(1.0 + documents / (1.0 + documents_with_term))
   weights = tf.cast(counts.values, tf.float32) * tf.gather(idf, terms)
   return _compact(counts.indices, terms, counts.dense_shape), _compact(

@@ -34,7 +34,9 @@ def _analyze_and_transform(analyzed, transformed_rows):
   config = settings.to_custom_config(
       settings.TransformSettings(max_vocabulary_size=1000, min_ngram_count=1))
   output_dir = tempfile.mkdtemp()
-  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
+  # Batches of two: an analyzer that counted batches instead of rows would show.
+  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir,
+                                                                   desired_batch_size=2):
     transform_fn = (analyzed, metadata) | tft_beam.AnalyzeDataset(
         lambda inputs: preprocessing.preprocessing_fn(inputs, config))
     results, _ = ((transformed_rows, metadata), transform_fn) | tft_beam.TransformDataset()
