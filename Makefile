@@ -4,13 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test venv clean
+.PHONY: run test bench bench-scale venv clean
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`): the full data set lives outside the repository.
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.run $(ARGS)
+
+bench-scale: $(INSTALLED)
+	$(BIN)/python -m benchmarks.scale $(ARGS)
 
 venv: $(INSTALLED)
 

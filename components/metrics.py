@@ -69,3 +69,22 @@ def _f1(true_positives, predicted_positives, actual_positives) -> float:
 
 def _ratio(numerator, denominator) -> float:
   return float(numerator / denominator) if denominator else 0.0
+
+
+def tune_label_thresholds(labels: np.ndarray, probabilities: np.ndarray,
+                          fallback: float, min_positives: int = 3) -> np.ndarray:
+  """Per label, the threshold with the best F1 on this data.
+
+  A label with fewer than `min_positives` positives here keeps `fallback`: a
+  threshold fitted to one or two examples would be noise.
+  """
+  labels = np.asarray(labels) >= 0.5
+  thresholds = np.full(labels.shape[1], fallback, np.float32)
+  for label in np.flatnonzero(labels.sum(axis=0) >= min_positives):
+    truth = labels[:, label]
+    scores = [
+        _f1((truth & predicted).sum(), predicted.sum(), truth.sum())
+        for predicted in (probabilities[:, label] >= t for t in _THRESHOLD_GRID)
+    ]
+    thresholds[label] = _THRESHOLD_GRID[int(np.argmax(scores))]
+  return thresholds

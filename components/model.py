@@ -36,14 +36,48 @@ class TfidfDense(tf_keras.layers.Layer):
 
   def call(self, inputs):
     ids, weights = inputs
-    vectors = tf.gather(self.kernel, ids.values) * tf.expand_dims(weights.values, 1)
-    # Summing by row keeps empty abstracts as rows of zeros (then the bias).
-    summed = tf.math.unsorted_segment_sum(vectors, ids.indices[:, 0], ids.dense_shape[0])
-    return summed + self.bias
+    # Each kernel row a batch uses is read once, however many abstracts use it, and
+    # its gradient arrives as one row (an IndexedSlices with unique indices).
+    unique_ids, position = tf.unique(ids.values)
+    rows = tf.gather(self.kernel, unique_ids)
+    batch_by_rows = tf.SparseTensor(
+        tf.stack([ids.indices[:, 0], tf.cast(position, tf.int64)], axis=1), weights.values,
+        tf.stack([ids.dense_shape[0], tf.cast(tf.size(unique_ids), tf.int64)]))
+    return tf.sparse.sparse_dense_matmul(batch_by_rows, rows) + self.bias
 
   def get_config(self):
     return {**super().get_config(), 'vocabulary_size': self.vocabulary_size,
             'units': self.units}
+
+
+@tf_keras.utils.register_keras_serializable(package='arxiv')
+class LazyAdam(tf_keras.optimizers.Adam):
+  """Adam that updates only the rows a sparse gradient touches.
+
+  Keras' Adam decays the moments of a whole embedding table and rewrites every row
+  of it on each step, even for a gradient of a few rows: for the TF-IDF layer that
+  is ~100 million parameters per step. Here untouched rows keep their moments (as in
+  TensorFlow Addons' LazyAdam); dense gradients get the usual update. Sparse
+  gradients must have unique indices, as TfidfDense's have.
+  """
+
+  def update_step(self, gradient, variable):
+    if not isinstance(gradient, tf.IndexedSlices):
+      return super().update_step(gradient, variable)
+    dtype = variable.dtype
+    step = tf.cast(self.iterations + 1, dtype)
+    beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+    alpha = (tf.cast(self.learning_rate, dtype) * tf.sqrt(1 - tf.pow(beta_2, step)) /
+             (1 - tf.pow(beta_1, step)))
+    index = self._index_dict[self._var_key(variable)]
+    m, v = self._momentums[index], self._velocities[index]
+    rows, values = gradient.indices, gradient.values
+    m_rows = beta_1 * tf.gather(m, rows) + (1 - beta_1) * values
+    v_rows = beta_2 * tf.gather(v, rows) + (1 - beta_2) * tf.square(values)
+    m.scatter_update(tf.IndexedSlices(m_rows, rows))
+    v.scatter_update(tf.IndexedSlices(v_rows, rows))
+    variable.scatter_sub(tf.IndexedSlices(
+        alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
 
 
 def build_model(vocabulary_size: int, num_labels: int, hidden_units: Sequence[int],
@@ -64,7 +98,7 @@ def build_model(vocabulary_size: int, num_labels: int, hidden_units: Sequence[in
                                  features.NGRAM_WEIGHTS_KEY: weights},
                          outputs=probabilities)
   model.compile(
-      optimizer=tf_keras.optimizers.Adam(learning_rate),
+      optimizer=LazyAdam(learning_rate),
       loss='binary_crossentropy',
       metrics=[
           tf_keras.metrics.BinaryAccuracy(name='binary_accuracy'),

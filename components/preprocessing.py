@@ -1,6 +1,6 @@
 """Transform's `preprocessing_fn`: the reference's text vectorization and labels.
 
-Abstract -> lower-cased, punctuation stripped -> unigrams + bigrams -> ids in a
+Title + abstract -> lower-cased, punctuation stripped -> unigrams + bigrams -> ids in a
 vocabulary learned on the train split -> TF-IDF weights as Keras' TextVectorization
 (`output_mode='tf_idf'`) computes them: the n-gram's count in the abstract times
 log(1 + documents / (1 + documents containing it)), document counts from train.
@@ -27,12 +27,17 @@ def tokenize(text: tf.Tensor) -> tf.SparseTensor:
   return tf.strings.split(standardized).to_sparse()
 
 
+def paper_text(inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+  """Title and abstract as one text: [batch] strings. Titles are dense in signal."""
+  return tf.strings.join([tf.reshape(inputs[features.TITLE_KEY], [-1]),
+                          tf.reshape(inputs[features.ABSTRACT_KEY], [-1])], separator=' ')
+
+
 def preprocessing_fn(inputs: Dict[str, Any],
                      custom_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
   """Maps raw examples to TF-IDF n-gram features and label ids."""
   settings = settings_lib.from_custom_config(settings_lib.TransformSettings, custom_config)
-  abstracts = tf.reshape(inputs[features.ABSTRACT_KEY], [-1])
-  ngrams = tft.ngrams(tokenize(abstracts), ngram_range=(1, 2), separator=' ')
+  ngrams = tft.ngrams(tokenize(paper_text(inputs)), ngram_range=(1, 2), separator=' ')
   ngram_ids = tft.compute_and_apply_vocabulary(
       ngrams,
       top_k=settings.max_vocabulary_size,

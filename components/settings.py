@@ -13,7 +13,7 @@ _Settings = TypeVar('_Settings')
 
 @dataclasses.dataclass(frozen=True)
 class TransformSettings:
-  max_vocabulary_size: int = 50_000  # Most frequent unigrams + bigrams kept.
+  max_vocabulary_size: int = 200_000  # Most frequent unigrams + bigrams kept.
   min_ngram_count: int = 2  # N-grams seen fewer times in train are out of vocabulary.
   min_label_count: int = 1  # Labels seen fewer times in train are not predicted.
 

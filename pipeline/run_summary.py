@@ -57,6 +57,8 @@ def collect(config: PipelineConfig) -> Dict[str, Any]:
       'data_path': config.data_path,
       'pipeline_root': config.pipeline_root,
       'components': components,
+      'artifacts': {node: {key: found[0].uri for key, found in by_key.items()}
+                    for node, by_key in outputs.items() if by_key},
   }
   report = artifact('ArxivExampleGen', example_gen_executor.DATA_REPORT_KEY)
   if report:

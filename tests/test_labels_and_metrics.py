@@ -61,3 +61,13 @@ def test_tune_global_threshold_finds_the_best_micro_f1():
   assert 0.4 < threshold <= 0.45
   assert metrics.classification_metrics(TRUTH, separable, threshold)['micro_f1'] == 1.0
   assert metrics.classification_metrics(TRUTH, separable, 0.5)['micro_f1'] < 1.0
+
+
+def test_tune_label_thresholds_fits_each_label_with_enough_positives():
+  truth = np.array([[1, 0], [1, 0], [1, 1], [0, 0], [0, 0]])
+  scores = np.array([[0.2, 0.1], [0.25, 0.1], [0.3, 0.9], [0.1, 0.1], [0.15, 0.2]])
+  thresholds = metrics.tune_label_thresholds(truth, scores, fallback=0.5, min_positives=2)
+  assert 0.15 < thresholds[0] <= 0.2  # label 0: positives score 0.2-0.3, negatives <= 0.15
+  assert thresholds[1] == 0.5  # label 1 has one positive: too few, keeps the fallback
+  assert metrics.classification_metrics(truth[:, :1], scores[:, :1],
+                                        thresholds[:1])['micro_f1'] == 1.0

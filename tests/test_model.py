@@ -42,3 +42,45 @@ def test_tfidf_dense_gradient_touches_only_the_rows_present():
   kernel_gradient = tape.gradient(loss, layer.kernel)
   assert isinstance(kernel_gradient, tf.IndexedSlices)
   assert sorted(kernel_gradient.indices.numpy()) == [1, 2, 7]
+
+
+def test_tfidf_dense_sums_the_gradient_of_a_row_used_twice():
+  layer = model_lib.TfidfDense(vocabulary_size=10, units=2)
+  ids = tf.SparseTensor([[0, 0], [1, 0], [1, 1]], tf.constant([4, 4, 5], tf.int64), [2, 2])
+  weights = tf.SparseTensor([[0, 0], [1, 0], [1, 1]], [1.0, 2.0, 3.0], [2, 2])
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(layer([ids, weights]))
+  gradient = tape.gradient(loss, layer.kernel)
+  dense = tf.convert_to_tensor(gradient).numpy()
+  np.testing.assert_allclose(dense[4], [3.0, 3.0])  # weights 1 + 2, once per unit
+  np.testing.assert_allclose(dense[5], [3.0, 3.0])
+  assert len(gradient.indices) == 2  # one gradient row per distinct id
+
+
+def _two_sparse_steps(optimizer):
+  """Applies gradients to rows {1, 2}, then to row {3}, of a 5x2 table."""
+  table = tf.Variable(np.arange(10, dtype=np.float32).reshape(5, 2))
+  for rows in ([1, 2], [3]):
+    gradient = tf.IndexedSlices(tf.ones((len(rows), 2)), tf.constant(rows))
+    optimizer.apply_gradients([(gradient, table)])
+  return table.numpy()
+
+
+def test_lazy_adam_updates_only_the_rows_of_a_sparse_gradient():
+  lazy = _two_sparse_steps(model_lib.LazyAdam(learning_rate=0.1))
+  keras = _two_sparse_steps(tf.keras.optimizers.Adam(learning_rate=0.1))
+  start = np.arange(10, dtype=np.float32).reshape(5, 2)
+  np.testing.assert_allclose(lazy[[0, 4]], start[[0, 4]])  # never touched
+  np.testing.assert_allclose(lazy[3], keras[3], rtol=1e-6)  # first update: same as Adam
+  np.testing.assert_allclose(lazy[1], start[1] - 0.1, rtol=1e-5)  # one Adam step, no more
+  assert (keras[1] < lazy[1]).all()  # Keras' Adam kept moving the row it did not see
+
+
+def test_lazy_adam_equals_adam_on_dense_gradients():
+  results = []
+  for optimizer in (model_lib.LazyAdam(learning_rate=0.1), tf.keras.optimizers.Adam(0.1)):
+    weights = tf.Variable([1.0, -2.0])
+    for gradient in ([0.5, 1.0], [-1.0, 0.25]):
+      optimizer.apply_gradients([(tf.constant(gradient), weights)])
+    results.append(weights.numpy())
+  np.testing.assert_allclose(results[0], results[1])

@@ -15,10 +15,11 @@ from components import preprocessing
 from components import settings
 from pipeline.config import SCHEMA_PATH
 
+# Titles are empty where counts are checked; `test_title_words_are_features` covers them.
 TRAIN = [
-    {'title': b'a', 'abstract': b'Deep learning, for images!', 'labels': [b'cs.CV', b'cs.LG']},
-    {'title': b'b', 'abstract': b'Deep learning for text.', 'labels': [b'cs.CL']},
-    {'title': b'c', 'abstract': b'Images and text', 'labels': [b'cs.CV', b'cs.CL']},
+    {'title': b'', 'abstract': b'Deep learning, for images!', 'labels': [b'cs.CV', b'cs.LG']},
+    {'title': b'', 'abstract': b'Deep learning for text.', 'labels': [b'cs.CL']},
+    {'title': b'', 'abstract': b'Images and text', 'labels': [b'cs.CV', b'cs.CL']},
 ]
 
 
@@ -47,7 +48,7 @@ def _analyze_and_transform(analyzed, transformed_rows):
 @pytest.fixture(scope='module')
 def transformed():
   """Analyzes TRAIN, then transforms TRAIN and an unseen row with the result."""
-  unseen = {'title': b'd', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}
+  unseen = {'title': b'', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}
   results, output = _analyze_and_transform(TRAIN, TRAIN + [unseen])
   return {'train': results[:3], 'unseen': results[3:]}, output
 
@@ -79,8 +80,8 @@ def test_tfidf_weights_are_term_frequency_times_inverse_document_frequency(trans
 
 
 def test_tfidf_counts_repeated_terms():
-  repeated = [{'title': b'r', 'abstract': b'graph graph graph neural', 'labels': [b'cs.LG']},
-              {'title': b's', 'abstract': b'neural text', 'labels': [b'cs.CL']}]
+  repeated = [{'title': b'', 'abstract': b'graph graph graph neural', 'labels': [b'cs.LG']},
+              {'title': b'', 'abstract': b'neural text', 'labels': [b'cs.CL']}]
   results, output = _analyze_and_transform(repeated, repeated)
   vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
   first = results[0]
@@ -89,6 +90,15 @@ def test_tfidf_counts_repeated_terms():
   assert weights['graph'] == pytest.approx(3 * np.log(1 + 2 / 2))
   assert weights['graph graph'] == pytest.approx(2 * np.log(1 + 2 / 2))
   assert weights['neural'] == pytest.approx(np.log(1 + 2 / 3))
+
+
+def test_title_words_are_features():
+  rows = [{'title': b'Graph Networks', 'abstract': b'We study molecules.', 'labels': [b'cs.LG']},
+          {'title': b'', 'abstract': b'We study text.', 'labels': [b'cs.CL']}]
+  results, output = _analyze_and_transform(rows, rows)
+  vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
+  assert {'graph', 'networks', 'graph networks', 'molecules'} <= {
+      vocabulary[i] for i in results[0][features.NGRAM_IDS_KEY]}
 
 
 def test_unseen_ngrams_share_the_out_of_vocabulary_id(transformed):

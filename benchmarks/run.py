@@ -1,0 +1,167 @@
+"""`make bench`: the product against the strongest baseline and the reference, one run.
+
+1. The pipeline on the full data set, in a process of its own (its wall time per
+   component, epoch time and peak memory come from its run summary).
+2. On the very split that run made: the pushed model's test metrics (with the
+   thresholds it serves), TF-IDF + logistic regression, and the reference's dense
+   formulation timed over a few steps and extrapolated to an epoch.
+Prints a table and writes it as JSON.
+
+    python -m benchmarks.run --data ../shared/data/arxiv_cs_abstracts.csv.gz
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks import baseline
+from components import features
+from components import metrics as metrics_lib
+from pipeline.config import REPOSITORY_ROOT
+from serving.predictor import Predictor
+
+FULL_DATA = os.path.join(os.path.dirname(REPOSITORY_ROOT), 'shared', 'data',
+                         'arxiv_cs_abstracts.csv.gz')
+_PREDICT_BATCH = 512
+
+
+def read_split(examples_uri: str, split: str) -> List[baseline.Paper]:
+  """(title, abstract, labels) of every example ArxivExampleGen wrote to a split."""
+  files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*.gz')))
+  papers = []
+  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+    feature = tf.train.Example.FromString(record.numpy()).features.feature
+    papers.append((feature[features.TITLE_KEY].bytes_list.value[0].decode(),
+                   feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),
+                   tuple(v.decode() for v in feature[features.LABELS_KEY].bytes_list.value)))
+  return papers
+
+
+def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[str, Any]:
+  """Runs the pipeline from scratch in a child process; returns its run summary."""
+  subprocess.run([sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
+                  '--data', data, '--output-root', output_root, '--no-cache'] + extra_flags,
+                 check=True)
+  with open(os.path.join(output_root, 'run_summary.json')) as f:
+    return json.load(f)
+
+
+def model_metrics(model_path: str, test: List[baseline.Paper]) -> Dict[str, Any]:
+  """Test metrics of a pushed model through its serving signature and thresholds."""
+  predictor = Predictor(model_path)
+  probabilities = []
+  for start in range(0, len(test), _PREDICT_BATCH):
+    batch = test[start:start + _PREDICT_BATCH]
+    predictions = predictor.predict([p[1] for p in batch], [p[0] for p in batch])
+    probabilities.extend([[pred.probabilities[label] for label in predictor.labels]
+                          for pred in predictions])
+  truth = baseline.multi_hot(test, predictor.labels)
+  return metrics_lib.classification_metrics(truth, np.array(probabilities),
+                                            np.array(predictor.thresholds))
+
+
+def table(results: Dict[str, Any]) -> str:
+  """The benchmark as a Markdown table, then the pipeline's component times."""
+  rows = ['| approach | test micro-F1 | macro-F1 | precision@1 | binary accuracy | '
+          'time per training epoch | fit |',
+          '|---|---|---|---|---|---|---|']
+
+  def metric(m, key):
+    return f'{m[key]:.3f}' if m and key in m else '–'
+
+  product = results['product']
+  rows.append(
+      f'| this pipeline ({product["vocabulary_size"]:,} n-grams) | '
+      f'{metric(product["test"], "micro_f1")} | {metric(product["test"], "macro_f1")} | '
+      f'{metric(product["test"], "precision_at_1")} | '
+      f'{metric(product["test"], "binary_accuracy")} | '
+      f'{product["epoch_seconds"]:.1f} s (median of {len(product["epoch_times"])}) | '
+      f'Trainer {product["trainer_seconds"]:.0f} s |')
+  lr = results.get('logistic_regression')
+  if lr:
+    rows.append(
+        f'| TF-IDF (1,2)-grams + one-vs-rest logistic regression '
+        f'({lr["vocabulary_size"]:,} n-grams) | {metric(lr, "micro_f1")} | '
+        f'{metric(lr, "macro_f1")} ({metric(lr, "macro_f1_label_thresholds")} per-label '
+        f'thresholds) | {metric(lr, "precision_at_1")} | {metric(lr, "binary_accuracy")} | '
+        f'– | {lr["fit_seconds"]:.0f} s |')
+  for name, reference in results.get('reference', {}).items():
+    rows.append(
+        f'| reference MLP, dense TF-IDF input, {name} ({reference["vocabulary_size"]:,}, '
+        f'{reference["parameters"] / 1e6:.0f}M parameters) | not trained | | | | '
+        f'{reference["extrapolated_epoch_seconds"]:.0f} s (extrapolated from '
+        f'{reference["timed_steps"]} steps) | {reference["speedup"]:.0f}x slower |')
+  pipeline = results['pipeline']
+  rows += ['', f'Pipeline on {pipeline["data"]["rows_read"]:,} rows: '
+           f'{pipeline["wall_seconds"]:.0f} s wall, peak RSS {pipeline["peak_rss_mib"]:,} MiB',
+           '', '| component | wall seconds |', '|---|---|']
+  rows += [f'| {node} | {c["wall_seconds"]} |' for node, c in pipeline['components'].items()]
+  return '\n'.join(rows)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--data', default=FULL_DATA)
+  parser.add_argument('--output-root', default=os.path.join(REPOSITORY_ROOT, 'outputs', 'bench'))
+  parser.add_argument('--reference-steps', type=int, default=20)
+  parser.add_argument('--skip-baseline', action='store_true',
+                      help='skip the logistic-regression baseline (minutes)')
+  parser.add_argument('--pipeline-flag', action='append', default=[],
+                      help='extra flag for run_local.py, e.g. --pipeline-flag=--epochs=5')
+  args = parser.parse_args(argv)
+
+  summary = run_pipeline(args.data, os.path.join(args.output_root, 'pipeline'),
+                         args.pipeline_flag)
+  examples_uri = summary['artifacts']['ArxivExampleGen']['examples']
+  train, eval_, test = (read_split(examples_uri, split) for split in features.SPLITS)
+  with open(os.path.join(summary['artifacts']['Trainer']['model_run'],
+                         'training_record.json')) as f:
+    record = json.load(f)
+  epoch_times = record['history']['train_seconds']
+  results: Dict[str, Any] = {
+      'pipeline': summary,
+      'product': {
+          'test': model_metrics(summary['pushed_model_path'], test),
+          'tfma_test': summary['test_metrics'],
+          'vocabulary_size': record['vocabulary_size'],
+          'epoch_times': epoch_times,
+          'epoch_seconds': float(np.median(epoch_times)),
+          'trainer_seconds': summary['components']['Trainer']['wall_seconds'],
+      },
+  }
+  labels = Predictor(summary['pushed_model_path']).labels
+  if not args.skip_baseline:
+    results['logistic_regression'] = baseline.logistic_regression(
+        train, eval_, test, labels, max_features=record['vocabulary_size'])
+  reference_sizes = {'50k vocabulary': 50_000,
+                     'reference vocabulary': baseline.reference_vocabulary_size(train)}
+  results['reference'] = {}
+  for name, size in reference_sizes.items():
+    timing = baseline.time_reference_epoch(size, len(labels), len(train),
+                                           steps=args.reference_steps)
+    timing['speedup'] = timing['extrapolated_epoch_seconds'] / results['product'][
+        'epoch_seconds']
+    results['reference'][name] = timing
+  results['finished_at'] = time.strftime('%Y-%m-%d %H:%M:%S')
+
+  text = table(results)
+  print(text)
+  path = os.path.join(args.output_root, 'benchmark.json')
+  with open(path, 'w') as f:
+    json.dump(results, f, indent=2, default=float)
+  with open(os.path.join(args.output_root, 'benchmark.md'), 'w') as f:
+    f.write(text + '\n')
+  print(f'\nwritten to {path}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
