@@ -37,18 +37,19 @@ def run_stages(data: str, output_root: str, beam_args: List[str]) -> None:
   import resource  # pylint: disable=g-import-not-at-top
   import dataclasses  # pylint: disable=g-import-not-at-top
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   from pipeline.config import PipelineConfig  # pylint: disable=g-import-not-at-top
   from pipeline.definition import create_pipeline  # pylint: disable=g-import-not-at-top
 
   config = dataclasses.replace(PipelineConfig(), data_path=data, output_root=output_root,
                                beam_pipeline_args=tuple(beam_args), enable_cache=False)
-  pipeline = create_pipeline(config, tfx.orchestration.metadata
-                             .sqlite_metadata_connection_config(config.metadata_path))
-  # ExampleGen, the schema and Transform: what scales with the rows.
-  pipeline.components = [c for c in pipeline.components
-                         if c.id in ('ArxivExampleGen', 'ImportSchemaGen', 'Transform')]
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  # A partial run up to Transform: ExampleGen, the schema and Transform, what scales
+  # with the rows.
+  tfx.orchestration.LocalDagRunner().run(
+      create_pipeline(config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          config.metadata_path)),
+      run_options=tfx_pipeline.RunOptions(to_nodes=['Transform']))
   summary = run_summary.collect(config)
   peak = max(resource.getrusage(who).ru_maxrss
              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))

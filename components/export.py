@@ -83,7 +83,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     return {'labels': tf.identity(model.label_names),
             'thresholds': tf.identity(model.thresholds)}
 
-  model.save(export_dir, save_format='tf', signatures={
+  # Serving needs no optimizer state (for the table alone, an accumulator as large).
+  model.save(export_dir, save_format='tf', include_optimizer=False, signatures={
       features.SERVING_SIGNATURE: serve_text,
       features.EXAMPLES_SIGNATURE: serve_examples,
       features.TRANSFORM_SIGNATURE: transform_features,

@@ -1,4 +1,4 @@
-"""Trainer's `run_fn`: fits the MLP, tunes its decision threshold, exports it.
+"""Trainer's `run_fn`: fits the MLP, tunes its decision thresholds, exports it.
 
 Train split: fitting. Eval split: early stopping on validation loss (best weights
 restored: the reference overfits after its first epoch) and the decision-threshold
@@ -114,7 +114,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
 
   model = model_lib.build_model(vocabulary_size, len(label_names), settings.hidden_units,
-                                settings.learning_rate)
+                                settings.learning_rate, settings.table_learning_rate,
+                                settings.dropout)
   early_stopping = tf_keras.callbacks.EarlyStopping(
       monitor='val_loss', patience=settings.early_stopping_patience,
       restore_best_weights=True)
@@ -125,7 +126,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
+  # One threshold for all labels (best micro-F1), then one per label where the eval
+  # split has enough positives of it to choose one (better macro-F1).
   threshold = metrics_lib.tune_global_threshold(eval_labels, eval_probabilities)
+  thresholds = metrics_lib.tune_label_thresholds(
+      eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives)
   record = {
       'history': history.history,
       'epochs_run': len(history.history['loss']),
@@ -134,12 +139,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       'num_labels': len(label_names),
       'parameters': model.count_params(),
       'threshold': threshold,
+      'label_thresholds': dict(zip(label_names, thresholds.tolist())),
+      # In-sample for the thresholds: the Evaluator's test metrics are the honest ones.
       'eval_metrics': metrics_lib.classification_metrics(eval_labels, eval_probabilities,
-                                                         threshold),
+                                                         thresholds),
   }
   write_training_record(record, fn_args.model_run_dir)
-  export.save(model, tf_transform_output, label_names, [threshold] * len(label_names),
-              settings.top_k, fn_args.serving_model_dir)
+  export.save(model, tf_transform_output, label_names, thresholds.tolist(), settings.top_k,
+              fn_args.serving_model_dir)
 
 
 def predict_dataset(model: tf_keras.Model,

@@ -35,9 +35,6 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--max-vocabulary-size', type=int,
                       default=defaults.transform.max_vocabulary_size,
                       help='cap on the unigram + bigram vocabulary')
-  parser.add_argument('--min-ngram-count', type=int,
-                      default=defaults.transform.min_ngram_count,
-                      help='n-grams seen fewer times in train are out of vocabulary')
   parser.add_argument('--min-label-count', type=int,
                       default=defaults.transform.min_label_count,
                       help='labels seen fewer times in train are not predicted')
@@ -62,7 +59,6 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
       enable_cache=not args.no_cache,
       transform=dataclasses.replace(defaults.transform,
                                     max_vocabulary_size=args.max_vocabulary_size,
-                                    min_ngram_count=args.min_ngram_count,
                                     min_label_count=args.min_label_count),
       trainer=dataclasses.replace(defaults.trainer, max_epochs=args.epochs,
                                   batch_size=args.batch_size))

@@ -130,7 +130,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if model:
     lines.append(f'  labels {model["num_labels"]}, vocabulary {model["vocabulary_size"]:,} '
                  f'n-grams, {model["parameters"]:,} parameters; {model["epochs_run"]} '
-                 f'epochs (best {model["best_epoch"]}), threshold {model["threshold"]}')
+                 f'epochs (best {model["best_epoch"]}), global threshold {model["threshold"]}')
   metrics = summary.get('test_metrics')
   if metrics:
     lines.append('  test ' + ', '.join(

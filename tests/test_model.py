@@ -15,7 +15,7 @@ def _batch():
 
 def test_model_maps_a_batch_to_one_probability_per_label():
   model = model_lib.build_model(vocabulary_size=10, num_labels=4, hidden_units=(512, 256),
-                                learning_rate=1e-3)
+                                learning_rate=1e-3, table_learning_rate=0.01, dropout=0.3)
   assert [layer.units for layer in model.layers if hasattr(layer, 'units')] == [512, 256, 4]
   probabilities = model(_batch()).numpy()
   assert probabilities.shape == (3, 4)  # The empty second row still gets an output.
@@ -57,30 +57,37 @@ def test_tfidf_dense_sums_the_gradient_of_a_row_used_twice():
   assert len(gradient.indices) == 2  # one gradient row per distinct id
 
 
-def _two_sparse_steps(optimizer):
-  """Applies gradients to rows {1, 2}, then to row {3}, of a 5x2 table."""
-  table = tf.Variable(np.arange(10, dtype=np.float32).reshape(5, 2))
-  for rows in ([1, 2], [3]):
-    gradient = tf.IndexedSlices(tf.ones((len(rows), 2)), tf.constant(rows))
-    optimizer.apply_gradients([(gradient, table)])
-  return table.numpy()
+def _train_two_steps(optimizer):
+  """A 5x2 table with sparse gradients on rows {1, 2} then {3}, and a dense vector."""
+  table = tf.Variable(np.arange(10, dtype=np.float32).reshape(5, 2), name='tfidf_dense/kernel')
+  vector = tf.Variable([1.0, -2.0], name='dense/bias')
+  for rows, gradient in (([1, 2], [0.5, 1.0]), ([3], [-1.0, 0.25])):
+    optimizer.apply_gradients([
+        (tf.IndexedSlices(tf.ones((len(rows), 2)), tf.constant(rows, tf.int64)), table),
+        (tf.constant(gradient), vector)])
+  return table.numpy(), vector.numpy()
 
 
-def test_lazy_adam_updates_only_the_rows_of_a_sparse_gradient():
-  lazy = _two_sparse_steps(model_lib.LazyAdam(learning_rate=0.1))
-  keras = _two_sparse_steps(tf.keras.optimizers.Adam(learning_rate=0.1))
+def test_optimizer_updates_only_the_table_rows_a_batch_touches_with_adagrad():
+  table, _ = _train_two_steps(model_lib.AdamWithSparseAdagrad(
+      sparse_learning_rate=0.1, initial_accumulator_value=1.0))
   start = np.arange(10, dtype=np.float32).reshape(5, 2)
-  np.testing.assert_allclose(lazy[[0, 4]], start[[0, 4]])  # never touched
-  np.testing.assert_allclose(lazy[3], keras[3], rtol=1e-6)  # first update: same as Adam
-  np.testing.assert_allclose(lazy[1], start[1] - 0.1, rtol=1e-5)  # one Adam step, no more
-  assert (keras[1] < lazy[1]).all()  # Keras' Adam kept moving the row it did not see
+  np.testing.assert_allclose(table[[0, 4]], start[[0, 4]])  # never touched
+  # Adagrad: accumulator 1 + 1^2 = 2, step 0.1 * 1 / sqrt(2), for each touched row once.
+  np.testing.assert_allclose(table[[1, 2, 3]], start[[1, 2, 3]] - 0.1 / np.sqrt(2), rtol=1e-6)
 
 
-def test_lazy_adam_equals_adam_on_dense_gradients():
-  results = []
-  for optimizer in (model_lib.LazyAdam(learning_rate=0.1), tf.keras.optimizers.Adam(0.1)):
-    weights = tf.Variable([1.0, -2.0])
-    for gradient in ([0.5, 1.0], [-1.0, 0.25]):
-      optimizer.apply_gradients([(tf.constant(gradient), weights)])
-    results.append(weights.numpy())
-  np.testing.assert_allclose(results[0], results[1])
+def test_optimizer_updates_dense_variables_exactly_as_adam():
+  _, vector = _train_two_steps(model_lib.AdamWithSparseAdagrad(learning_rate=0.1))
+  adam = tf.keras.optimizers.Adam(learning_rate=0.1)
+  expected = tf.Variable([1.0, -2.0])
+  for gradient in ([0.5, 1.0], [-1.0, 0.25]):
+    adam.apply_gradients([(tf.constant(gradient), expected)])
+  np.testing.assert_allclose(vector, expected.numpy(), rtol=1e-6)
+
+
+def test_optimizer_keeps_no_adam_moments_for_the_table():
+  optimizer = model_lib.AdamWithSparseAdagrad()
+  _train_two_steps(optimizer)
+  slot_shapes = sorted(tuple(v.shape) for v in optimizer.variables if v.shape.rank)
+  assert slot_shapes == [(2,), (2,), (5, 2)]  # m and v of the vector, the accumulator

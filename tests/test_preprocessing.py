@@ -33,7 +33,7 @@ def _analyze_and_transform(analyzed, transformed_rows):
   """Analyzes one list of raw rows, transforms another with the result."""
   metadata = dataset_metadata.DatasetMetadata(io_utils.SchemaReader().read(SCHEMA_PATH))
   config = settings.to_custom_config(
-      settings.TransformSettings(max_vocabulary_size=1000, min_ngram_count=1))
+      settings.TransformSettings(max_vocabulary_size=1000))
   output_dir = tempfile.mkdtemp()
   # Batches of two: an analyzer that counted batches instead of rows would show.
   with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir,

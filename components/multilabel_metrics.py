@@ -1,0 +1,210 @@
+"""A TFMA metric for multi-label classifiers: per label, per example, per confusion.
+
+TFMA's built-in binary metrics flatten the label vector (micro averages) or need the
+label ids written into the EvalConfig, which cannot know how many labels Transform
+will find. `MultiLabelMetrics` reads the model's two outputs in one pass and yields:
+- scalars, which TFMA compares with the baseline model: macro precision / recall /
+  F1 (over the labels present), subset accuracy, Hamming loss, precision@k and
+  recall@k;
+- `per_label`, a JSON document: per label id its support, precision, recall, F1 (at
+  the model's own thresholds) and AUC; the most frequent confusions (a true label
+  missed while another, false one was predicted); and the micro precision / recall
+  at every threshold of a 100-step grid.
+"""
+
+import json
+from typing import Any, Dict, Iterable, List, Optional
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.metrics import metric_util
+from tensorflow_model_analysis.proto import config_pb2
+
+from components import features
+
+NAME = 'multi_label'
+PER_LABEL = 'per_label'
+TOP_KS = (1, 3, 5)
+_BINS = 100  # Probability histogram per label: AUC and the threshold curve.
+_TOP_CONFUSIONS = 20
+
+
+class MultiLabelMetrics(metric_types.Metric):
+  """Per-label and example-based metrics; see the module docstring."""
+
+  def __init__(self, name: str = NAME):
+    super().__init__(metric_util.merge_per_key_computations(_computations), name=name)
+
+
+metric_types.register_metric(MultiLabelMetrics)
+
+
+def scalar_names() -> List[str]:
+  return (['macro_precision', 'macro_recall', 'macro_f1', 'subset_accuracy', 'hamming_loss'] +
+          [f'{kind}_at_{k}' for k in TOP_KS for kind in ('precision', 'recall')])
+
+
+def _computations(name: str = NAME, eval_config: Optional[config_pb2.EvalConfig] = None,
+                  model_name: str = '', output_name: str = '',
+                  example_weighted: bool = False) -> metric_types.MetricComputations:
+  del name
+  keys = {metric: metric_types.MetricKey(name=metric, model_name=model_name,
+                                         output_name=output_name,
+                                         example_weighted=example_weighted)
+          for metric in scalar_names() + [PER_LABEL]}
+  return [metric_types.MetricComputation(
+      keys=list(keys.values()), preprocessors=None,
+      combiner=_Combiner(keys, eval_config, model_name))]
+
+
+class _Accumulator:
+  """Counts over the examples seen; sized on the first example."""
+
+  def __init__(self, num_labels: int):
+    self.examples = 0
+    self.true_positives = np.zeros(num_labels)
+    self.false_positives = np.zeros(num_labels)
+    self.false_negatives = np.zeros(num_labels)
+    self.exact_matches = 0
+    self.hits_at_k = {k: 0.0 for k in TOP_KS}  # Sum of |top k ∩ true| / k.
+    self.recall_at_k = {k: 0.0 for k in TOP_KS}  # Sum of |top k ∩ true| / |true|.
+    self.examples_with_labels = 0
+    self.positive_histogram = np.zeros((num_labels, _BINS))
+    self.negative_histogram = np.zeros((num_labels, _BINS))
+    self.confusions = np.zeros((num_labels, num_labels))  # [missed true, false predicted]
+
+  def add(self, truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray):
+    self.examples += 1
+    self.true_positives += truth & predicted
+    self.false_positives += ~truth & predicted
+    self.false_negatives += truth & ~predicted
+    self.exact_matches += int((truth == predicted).all())
+    ranked = np.argsort(-probabilities, kind='stable')
+    true_count = truth.sum()
+    for k in TOP_KS:
+      hits = truth[ranked[:k]].sum()
+      self.hits_at_k[k] += hits / k
+      if true_count:
+        self.recall_at_k[k] += hits / true_count
+    self.examples_with_labels += int(true_count > 0)
+    bins = np.minimum((probabilities * _BINS).astype(int), _BINS - 1)
+    rows = np.arange(len(truth))
+    np.add.at(self.positive_histogram, (rows[truth], bins[truth]), 1)
+    np.add.at(self.negative_histogram, (rows[~truth], bins[~truth]), 1)
+    missed, wrong = np.flatnonzero(truth & ~predicted), np.flatnonzero(~truth & predicted)
+    if len(missed) and len(wrong):
+      self.confusions[np.ix_(missed, wrong)] += 1
+
+  def merge(self, other: '_Accumulator'):
+    for field, value in vars(other).items():
+      mine = getattr(self, field)
+      if isinstance(value, dict):
+        for k in value:
+          mine[k] += value[k]
+      else:
+        setattr(self, field, mine + value)
+
+
+class _Combiner(beam.CombineFn):
+  """Reads decisions from `decision_scores` (>= 0.5) and ranks `probabilities`."""
+
+  def __init__(self, keys: Dict[str, metric_types.MetricKey],
+               eval_config: Optional[config_pb2.EvalConfig], model_name: str):
+    self._keys = keys
+    self._eval_config = eval_config
+    self._model_name = model_name
+
+  def _output(self, element, output_name: str):
+    label, prediction, _ = next(metric_util.to_label_prediction_example_weight(
+        element, eval_config=self._eval_config, model_name=self._model_name,
+        output_name=output_name, flatten=False))
+    return np.asarray(label).reshape(-1) >= 0.5, np.asarray(prediction, float).reshape(-1)
+
+  def create_accumulator(self) -> Optional[_Accumulator]:
+    return None
+
+  def add_input(self, accumulator: Optional[_Accumulator],
+                element: metric_types.StandardMetricInputs) -> _Accumulator:
+    truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
+    _, probabilities = self._output(element, features.PROBABILITIES_KEY)
+    accumulator = accumulator or _Accumulator(len(truth))
+    accumulator.add(truth, decisions >= 0.5, probabilities)
+    return accumulator
+
+  def merge_accumulators(self, accumulators: Iterable[Optional[_Accumulator]]):
+    result = None
+    for accumulator in accumulators:
+      if accumulator is None:
+        continue
+      if result is None:
+        result = accumulator
+      else:
+        result.merge(accumulator)
+    return result
+
+  def extract_output(self, accumulator: Optional[_Accumulator]) -> Dict[Any, Any]:
+    if accumulator is None or not accumulator.examples:
+      return {}
+    values = summarize(accumulator)
+    output = {self._keys[name]: values[name] for name in scalar_names()}
+    output[self._keys[PER_LABEL]] = json.dumps(values[PER_LABEL])
+    return output
+
+
+def summarize(a: _Accumulator) -> Dict[str, Any]:
+  """Turns the counts into the metrics."""
+  tp, fp, fn = a.true_positives, a.false_positives, a.false_negatives
+  support = tp + fn
+  precision = _divide(tp, tp + fp)
+  recall = _divide(tp, support)
+  f1 = _divide(2 * tp, 2 * tp + fp + fn)
+  present = support > 0
+  values = {
+      'macro_precision': float(precision[present].mean()) if present.any() else 0.0,
+      'macro_recall': float(recall[present].mean()) if present.any() else 0.0,
+      'macro_f1': float(f1[present].mean()) if present.any() else 0.0,
+      'subset_accuracy': a.exact_matches / a.examples,
+      'hamming_loss': float((fp + fn).sum() / (a.examples * len(tp))),
+  }
+  for k in TOP_KS:
+    values[f'precision_at_{k}'] = a.hits_at_k[k] / a.examples
+    values[f'recall_at_{k}'] = a.recall_at_k[k] / max(a.examples_with_labels, 1)
+  pairs = np.argwhere(a.confusions > 0)
+  order = np.argsort(-a.confusions[a.confusions > 0], kind='stable')[:_TOP_CONFUSIONS]
+  # Counts above each bin's lower edge, summed over labels: the micro curve.
+  positives_above = a.positive_histogram[:, ::-1].cumsum(axis=1)[:, ::-1]
+  negatives_above = a.negative_histogram[:, ::-1].cumsum(axis=1)[:, ::-1]
+  values[PER_LABEL] = {
+      'examples': a.examples,
+      'support': support.tolist(),
+      'precision': precision.tolist(),
+      'recall': recall.tolist(),
+      'f1': f1.tolist(),
+      'auc': [_auc(p, n) for p, n in zip(a.positive_histogram, a.negative_histogram)],
+      'confusions': [{'true': int(pairs[i][0]), 'predicted': int(pairs[i][1]),
+                      'count': int(a.confusions[tuple(pairs[i])])} for i in order],
+      'threshold_curve': {
+          'thresholds': (np.arange(_BINS) / _BINS).tolist(),
+          'precision': _divide(positives_above.sum(0),
+                               positives_above.sum(0) + negatives_above.sum(0)).tolist(),
+          'recall': _divide(positives_above.sum(0), support.sum()).tolist(),
+      },
+  }
+  return values
+
+
+def _auc(positives: np.ndarray, negatives: np.ndarray) -> Optional[float]:
+  """ROC AUC from score histograms (ties within a bin count half); None if undefined."""
+  total_positive, total_negative = positives.sum(), negatives.sum()
+  if not total_positive or not total_negative:
+    return None
+  positives_above = np.concatenate([positives[::-1].cumsum()[::-1][1:], [0.0]])
+  return float((negatives * (positives_above + positives / 2)).sum() /
+               (total_positive * total_negative))
+
+
+def _divide(numerator, denominator) -> np.ndarray:
+  numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+  return np.divide(numerator, denominator, out=np.zeros_like(numerator),
+                   where=denominator > 0)
