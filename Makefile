@@ -10,6 +10,7 @@ run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
 
 test: $(INSTALLED)
+	tools/ensure_browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not part of `make test`): the full data set lives outside the repository.

@@ -4,7 +4,7 @@
   which labels reach their threshold, and the top-k label names. The Transform graph
   is inside, so serving applies exactly the training-time vectorization.
 - `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
-  TFMA; `transform_features` gives TFMA the multi-hot labels.
+  TFMA; `transform_features` gives TFMA the multi-hot labels and slicing columns.
 - `label_vocabulary`: label names and their decision thresholds, for clients.
 """
 
@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
 
+from components import evaluation
 from components import features
 from components import labels as labels_lib
 
@@ -43,8 +44,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
   model.thresholds = tf.Variable(list(thresholds), dtype=tf.float32, trainable=False,
                                  name='thresholds')
   top_k = min(top_k, len(label_names))
-  label_spec = tf_transform_output.raw_feature_spec()
-  input_spec = {k: v for k, v in label_spec.items() if k != features.LABELS_KEY}
+  example_spec = tf_transform_output.raw_feature_spec()
+  input_spec = {k: v for k, v in example_spec.items() if k != features.LABELS_KEY}
 
   def predict(raw_features: Dict[str, tf.Tensor]) -> tf.Tensor:
     return model(model.tft_layer(raw_features))
@@ -73,10 +74,15 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized):
-    transformed = model.tft_layer(tf.io.parse_example(serialized, label_spec))
-    # Only the label: signature outputs must be dense, the n-gram features are sparse.
-    return {features.MULTI_HOT_LABELS_KEY: labels_lib.multi_hot(
-        transformed[features.LABEL_IDS_KEY], len(label_names))}
+    raw = tf.io.parse_example(serialized, example_spec)
+    transformed = model.tft_layer(raw)
+    # The label and the slicing columns only: signature outputs must be dense, and
+    # the n-gram features are sparse.
+    return {
+        features.MULTI_HOT_LABELS_KEY: labels_lib.multi_hot(
+            transformed[features.LABEL_IDS_KEY], len(label_names)),
+        **evaluation.slice_features(raw),
+    }
 
   @tf.function(input_signature=[])
   def label_vocabulary():

@@ -36,6 +36,11 @@ TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
 PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.
 RAW_TEXT_INPUT_KEY = 'text'
 
+# Slicing columns the `transform_features` signature adds for TFMA.
+LABEL_COUNT_SLICE = 'label_count'  # '1', '2' or '3+' true labels
+ABSTRACT_LENGTH_SLICE = 'abstract_length'  # a bucket of words
+PRIMARY_LABEL_SLICE = 'primary_label'  # the first-listed category
+
 # Signature names of the exported SavedModel.
 SERVING_SIGNATURE = 'serving_default'  # Raw abstract strings in, labels out.
 EXAMPLES_SIGNATURE = 'serve_examples'  # Serialized tf.Examples in (for TFMA).

@@ -72,19 +72,25 @@ def _ratio(numerator, denominator) -> float:
 
 
 def tune_label_thresholds(labels: np.ndarray, probabilities: np.ndarray,
-                          fallback: float, min_positives: int = 3) -> np.ndarray:
-  """Per label, the threshold with the best F1 on this data.
+                          fallback: float, min_positives: int = 3,
+                          shrinkage: float = 0.0) -> np.ndarray:
+  """Per label, the threshold with the best F1 on this data, shrunk toward `fallback`.
 
   A label with fewer than `min_positives` positives here keeps `fallback`: a
-  threshold fitted to one or two examples would be noise.
+  threshold fitted to one or two examples would be noise. The others get
+  (n * own + shrinkage * fallback) / (n + shrinkage) for n positives: a label's own
+  threshold counts as much as its evidence.
   """
   labels = np.asarray(labels) >= 0.5
+  positives = labels.sum(axis=0)
   thresholds = np.full(labels.shape[1], fallback, np.float32)
-  for label in np.flatnonzero(labels.sum(axis=0) >= min_positives):
+  for label in np.flatnonzero(positives >= min_positives):
     truth = labels[:, label]
     scores = [
         _f1((truth & predicted).sum(), predicted.sum(), truth.sum())
         for predicted in (probabilities[:, label] >= t for t in _THRESHOLD_GRID)
     ]
-    thresholds[label] = _THRESHOLD_GRID[int(np.argmax(scores))]
+    own = _THRESHOLD_GRID[int(np.argmax(scores))]
+    thresholds[label] = (positives[label] * own + shrinkage * fallback) / (
+        positives[label] + shrinkage)
   return thresholds

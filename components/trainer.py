@@ -127,10 +127,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
   # One threshold for all labels (best micro-F1), then one per label where the eval
-  # split has enough positives of it to choose one (better macro-F1).
+  # split has enough positives of it to choose one (better macro-F1; see settings).
   threshold = metrics_lib.tune_global_threshold(eval_labels, eval_probabilities)
   thresholds = metrics_lib.tune_label_thresholds(
-      eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives)
+      eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives,
+      settings.label_threshold_shrinkage)
   record = {
       'history': history.history,
       'epochs_run': len(history.history['loss']),

@@ -3,7 +3,8 @@
     python pipeline/run_local.py                      # the bundled sample
     python pipeline/run_local.py --data '../shared/data/*.csv.gz' --output-root /tmp/full
 
-At the end it prints a summary and writes <output root>/run_summary.json.
+At the end it prints a summary, writes <output root>/run_summary.json and the
+evaluation report (<output root>/reports/<run id>/report.html and report.md).
 """
 
 import argparse
@@ -16,6 +17,7 @@ from typing import List, Optional
 from absl import logging
 from tfx import v1 as tfx
 
+from pipeline import report
 from pipeline import run_summary
 from pipeline.config import PipelineConfig
 from pipeline.definition import create_pipeline
@@ -72,6 +74,9 @@ def run(config: PipelineConfig) -> dict:
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(config.metadata_path)))
   summary = run_summary.collect(config)
+  if 'Evaluator' in summary['artifacts']:
+    summary['report'] = report.write(
+        summary, report.report_directory(config.output_root, summary['run_id']))
   summary['wall_seconds'] = round(time.monotonic() - started, 1)
   # Beam's DirectRunner works in this process; ru_maxrss is in KiB on Linux.
   summary['peak_rss_mib'] = round(max(
@@ -85,6 +90,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   summary = run(parse_config(argv))
   print(run_summary.format_summary(summary))
   print(f'  wall {summary["wall_seconds"]}s, peak memory {summary["peak_rss_mib"]} MiB')
+  if 'report' in summary:
+    print(f'  evaluation report: {summary["report"]["html"]}')
   print(f'  summary written to {summary["summary_path"]}')
   return 0
 

@@ -27,14 +27,16 @@ HEADLINE_METRICS = ('micro_f1', 'micro_precision', 'micro_recall', 'precision_at
                     'precision_at_3', 'micro_auc', 'binary_accuracy')
 
 
-def collect(config: PipelineConfig) -> Dict[str, Any]:
-  """Reads the newest run of `config`'s pipeline from its SQLite ML Metadata."""
+def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, Any]:
+  """Reads a run (the newest by default) of `config`'s pipeline from its ML Metadata."""
   store = metadata_store.MetadataStore(
       tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
   # Each pipeline has a metadata database of its own: every run in it is ours.
-  runs = store.get_contexts_by_type('pipeline_run')
+  runs = [run for run in store.get_contexts_by_type('pipeline_run')
+          if run_id in (None, run.name)]
   if not runs:
-    raise LookupError(f'no run of {config.pipeline_name} in {config.metadata_path}')
+    raise LookupError(f'no run {run_id or ""} of {config.pipeline_name} in '
+                      f'{config.metadata_path}')
   run = max(runs, key=lambda context: context.create_time_since_epoch)
 
   components, outputs = {}, {}
@@ -54,7 +56,6 @@ def collect(config: PipelineConfig) -> Dict[str, Any]:
   summary: Dict[str, Any] = {
       'pipeline_name': config.pipeline_name,
       'run_id': run.name,
-      'data_path': config.data_path,
       'pipeline_root': config.pipeline_root,
       'components': components,
       'artifacts': {node: {key: found[0].uri for key, found in by_key.items()}
@@ -63,6 +64,7 @@ def collect(config: PipelineConfig) -> Dict[str, Any]:
   report = artifact('ArxivExampleGen', example_gen_executor.DATA_REPORT_KEY)
   if report:
     data = _read_json(os.path.join(report.uri, example_gen_executor.DATA_REPORT_FILE))
+    summary['data_path'] = data['input_pattern']
     summary['data'] = {key: data[key] for key in
                        ('rows_read', 'rows_dropped', 'rows_kept', 'split_sizes',
                         'label_combinations_kept')}

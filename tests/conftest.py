@@ -30,6 +30,41 @@ def sample_rows(limit: int = None):
     return [row for _, row in zip(range(limit) if limit else iter(int, 1), reader)]
 
 
+@pytest.fixture(scope='session')
+def flags(tmp_path_factory):
+  """Command-line flags of the end-to-end run: a slice of the sample, small settings."""
+  directory = tmp_path_factory.mktemp('e2e')
+  data = write_csv(str(directory / 'papers.csv'), sample_rows(1200))
+  return ['--data', data, '--output-root', str(directory / 'outputs'), '--epochs', '15',
+          '--batch-size', '32', '--max-vocabulary-size', '20000', '--min-micro-f1', '0.2']
+
+
+@pytest.fixture(scope='session')
+def first_run(flags):
+  """One real LocalDagRunner run of the whole pipeline, shared by the tests."""
+  from pipeline import run_local  # pylint: disable=g-import-not-at-top
+  return run_local.run(run_local.parse_config(flags))
+
+
+@pytest.fixture
+def browser(tmp_path):
+  """Headless Chromium driven by ChromeDriver (Debian's packages), console logged."""
+  from selenium import webdriver  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
+  options = webdriver.ChromeOptions()
+  options.binary_location = '/usr/bin/chromium'
+  for flag in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+               '--disable-quic', '--no-first-run', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--window-size=1280,2000',
+               f'--user-data-dir={tmp_path / "chromium-profile"}'):
+    options.add_argument(flag)
+  options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+  driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=options)
+  driver.set_page_load_timeout(60)
+  yield driver
+  driver.quit()
+
+
 @pytest.fixture
 def tmp_csv(tmp_path):
   """Returns a function that writes rows to a CSV file in the test's directory."""

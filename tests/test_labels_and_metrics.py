@@ -71,3 +71,7 @@ def test_tune_label_thresholds_fits_each_label_with_enough_positives():
   assert thresholds[1] == 0.5  # label 1 has one positive: too few, keeps the fallback
   assert metrics.classification_metrics(truth[:, :1], scores[:, :1],
                                         thresholds[:1])['micro_f1'] == 1.0
+  # Shrinkage pulls label 0's own threshold (0.2, from 3 positives) toward 0.5.
+  shrunk = metrics.tune_label_thresholds(truth, scores, fallback=0.5, min_positives=2,
+                                         shrinkage=3)
+  assert shrunk[0] == pytest.approx((3 * thresholds[0] + 3 * 0.5) / 6)

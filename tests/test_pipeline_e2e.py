@@ -1,9 +1,9 @@
 """The whole pipeline on LocalDagRunner, on a slice of the bundled sample.
 
-One module-scoped run is shared: it must execute every component, bless and push a
-model whose raw-text signature gives sensible labels. A rerun through the command
-line must reuse every cached component, and a stricter blessing threshold must stop
-the push.
+The session's run (`first_run` in conftest.py) must execute every component, bless
+and push a model whose raw-text signature gives sensible labels. A rerun through the
+command line must reuse every cached component, and a stricter blessing threshold
+must stop the push.
 """
 
 import json
@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import tensorflow as tf
 
 from components import features
@@ -26,19 +25,6 @@ VISION = ('We propose a convolutional neural network for semantic segmentation o
           'Our detector localizes objects in video frames and improves image recognition.')
 LANGUAGE = ('We fine-tune a large language model for machine translation and question '
             'answering. The model reads text in many languages and generates sentences.')
-
-
-@pytest.fixture(scope='module')
-def flags(tmp_path_factory):
-  directory = tmp_path_factory.mktemp('e2e')
-  data = write_csv(str(directory / 'papers.csv'), sample_rows(1200))
-  return ['--data', data, '--output-root', str(directory / 'outputs'), '--epochs', '15',
-          '--batch-size', '32', '--max-vocabulary-size', '20000', '--min-micro-f1', '0.2']
-
-
-@pytest.fixture(scope='module')
-def first_run(flags):
-  return run_local.run(run_local.parse_config(flags))
 
 
 def test_every_component_runs(first_run):
@@ -134,3 +120,7 @@ def test_a_stricter_blessing_threshold_stops_the_push(first_run, flags):
   assert not strict['blessed'] and not strict['pushed']
   serving_root = os.path.dirname(first_run['pushed_model_path'])
   assert os.listdir(serving_root) == [os.path.basename(first_run['pushed_model_path'])]
+  with open(strict['report']['markdown']) as f:
+    summary = f.read()
+  assert '**Not blessed: not pushed.**' in summary
+  assert 'micro_f1' in summary and '< 0.99 required' in summary
