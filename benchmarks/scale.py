@@ -47,8 +47,7 @@ def run_stages(data: str, output_root: str, beam_args: List[str]) -> None:
   # A partial run up to Transform: ExampleGen, the schema and Transform, what scales
   # with the rows.
   tfx.orchestration.LocalDagRunner().run(
-      create_pipeline(config, tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path)),
+      create_pipeline(config, config.metadata_connection_config()),
       run_options=tfx_pipeline.RunOptions(to_nodes=['Transform']))
   summary = run_summary.collect(config)
   peak = max(resource.getrusage(who).ru_maxrss

@@ -6,7 +6,10 @@ Runners build a `PipelineConfig` (from flags, or the defaults below) and pass it
 
 import dataclasses
 import os
-from typing import Tuple
+from typing import Optional, Tuple
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
 
 from components import settings
 
@@ -15,9 +18,23 @@ SAMPLE_DATA = os.path.join(REPOSITORY_ROOT, 'data', 'arxiv_sample.csv.gz')
 SCHEMA_PATH = os.path.join(REPOSITORY_ROOT, 'schema', 'schema.pbtxt')
 DEFAULT_OUTPUT_ROOT = os.path.join(REPOSITORY_ROOT, 'outputs')
 
+# Where the Dockerfile puts the repository inside the pipeline image.
+IMAGE_REPOSITORY_ROOT = '/pipeline'
+
 # Component functions, referenced by dotted path so nothing is packaged at run time.
 PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
 RUN_FN = 'components.trainer.run_fn'
+
+
+@dataclasses.dataclass(frozen=True)
+class MysqlMetadata:
+  """A shared MySQL ML Metadata store, for runs on a cluster (the password comes from
+  the environment variable named by `password_env`, never from a file or a flag)."""
+  host: str
+  database: str
+  user: str
+  port: int = 3306
+  password_env: str = 'MLMD_MYSQL_PASSWORD'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +57,11 @@ class PipelineConfig:
   min_micro_f1: float = 0.5
   max_micro_f1_regression: float = 0.01
 
+  # Where Beam runs: see pipeline/beam_presets.py.
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True
+  # ML Metadata: SQLite under output_root unless a MySQL store is given.
+  mysql_metadata: Optional[MysqlMetadata] = None
 
   @property
   def pipeline_root(self) -> str:
@@ -50,6 +70,14 @@ class PipelineConfig:
   @property
   def metadata_path(self) -> str:
     return os.path.join(self.output_root, 'metadata', self.pipeline_name, 'metadata.db')
+
+  def metadata_connection_config(self) -> metadata_store_pb2.ConnectionConfig:
+    if self.mysql_metadata is None:
+      return tfx.orchestration.metadata.sqlite_metadata_connection_config(self.metadata_path)
+    mysql = self.mysql_metadata
+    return tfx.orchestration.metadata.mysql_metadata_connection_config(
+        host=mysql.host, port=mysql.port, database=mysql.database, username=mysql.user,
+        password=os.environ.get(mysql.password_env, ''))
 
   @property
   def serving_model_dir(self) -> str:

@@ -1,7 +1,9 @@
 """The TFX pipeline definition: `create_pipeline` wires the components, nothing more."""
 
-from typing import Optional
+import json
+from typing import Dict, Optional
 
+from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
@@ -13,14 +15,38 @@ from components.example_gen.component import ArxivExampleGen
 from pipeline.config import PipelineConfig, PREPROCESSING_FN, RUN_FN
 
 
+# What an operator changes between runs of a compiled pipeline, without recompiling:
+# the input, the Trainer's settings (epochs, batch size, ...) as JSON, and the TFMA
+# EvalConfig as JSON (the blessing thresholds). Their defaults come from the config.
+RUNTIME_PARAMETERS = ('data_path', 'trainer_settings', 'eval_config')
+
+
+def runtime_parameter_defaults(config: PipelineConfig) -> Dict[str, str]:
+  """RUNTIME_PARAMETERS' values for `config`, as the strings a compiled pipeline takes."""
+  return dict(zip(RUNTIME_PARAMETERS, (
+      config.data_path,
+      json.dumps(settings.to_custom_config(config.trainer)),
+      json_format.MessageToJson(evaluation.eval_config(
+          config.min_micro_f1, config.max_micro_f1_regression)))))
+
+
 def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    runtime_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
   """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator
-  -> Pusher."""
+  -> Pusher. With `runtime_parameters`, RUNTIME_PARAMETERS become pipeline parameters."""
+  data_path = config.data_path
+  trainer_settings = settings.to_custom_config(config.trainer)
+  eval_config = evaluation.eval_config(config.min_micro_f1, config.max_micro_f1_regression)
+  if runtime_parameters:
+    data_path, trainer_settings, eval_config = (
+        tfx.dsl.experimental.RuntimeParameter(name=name, ptype=str, default=default)
+        for name, default in runtime_parameter_defaults(config).items())
+
   example_gen = ArxivExampleGen(
-      input_pattern=config.data_path,
+      input_pattern=data_path,
       seed=config.seed,
       eval_fraction=config.eval_fraction,
       test_fraction=config.test_fraction,
@@ -52,7 +78,7 @@ def create_pipeline(
       schema=schema_importer.outputs['schema'],
       train_args=tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
       eval_args=tfx.proto.EvalArgs(splits=[features.EVAL_SPLIT]),
-      custom_config=settings.to_custom_config(config.trainer))
+      custom_config=trainer_settings)
 
   latest_blessed_model = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -65,8 +91,7 @@ def create_pipeline(
       model=trainer.outputs['model'],
       baseline_model=latest_blessed_model.outputs['model'],
       example_splits=[features.TEST_SPLIT],
-      eval_config=evaluation.eval_config(config.min_micro_f1,
-                                         config.max_micro_f1_regression))
+      eval_config=eval_config)
 
   pusher = pusher_lib.Pusher(
       model=trainer.outputs['model'],

@@ -9,6 +9,7 @@ evaluation report (<output root>/reports/<run id>/report.html and report.md).
 
 import argparse
 import dataclasses
+import re
 import resource
 import sys
 import time
@@ -17,9 +18,10 @@ from typing import List, Optional
 from absl import logging
 from tfx import v1 as tfx
 
+from pipeline import beam_presets
 from pipeline import report
 from pipeline import run_summary
-from pipeline.config import PipelineConfig
+from pipeline.config import MysqlMetadata, PipelineConfig
 from pipeline.definition import create_pipeline
 
 
@@ -43,8 +45,14 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--min-micro-f1', type=float, default=defaults.min_micro_f1,
                       help='test micro-F1 a model needs to be blessed and pushed')
   parser.add_argument('--seed', type=int, default=defaults.seed)
-  parser.add_argument('--beam-arg', action='append', default=list(defaults.beam_pipeline_args),
-                      help='a Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2')
+  parser.add_argument('--beam-preset', default='direct', choices=beam_presets.PRESETS[:2],
+                      help='direct: Beam in this process; direct-multiprocessing: one '
+                      'worker process per core')
+  parser.add_argument('--beam-arg', action='append', default=[],
+                      help='an extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2')
+  parser.add_argument('--mysql', metavar='USER@HOST[:PORT]/DATABASE',
+                      help='a MySQL ML Metadata store instead of SQLite under the output root '
+                      '(password from $MLMD_MYSQL_PASSWORD)')
   parser.add_argument('--no-cache', action='store_true',
                       help='run every component even if its inputs are unchanged')
   parser.add_argument('--verbose', action='store_true', help='log TFX progress (INFO)')
@@ -57,7 +65,8 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
       output_root=args.output_root,
       seed=args.seed,
       min_micro_f1=args.min_micro_f1,
-      beam_pipeline_args=tuple(args.beam_arg),
+      beam_pipeline_args=beam_presets.beam_args(args.beam_preset) + tuple(args.beam_arg),
+      mysql_metadata=parse_mysql(args.mysql) if args.mysql else None,
       enable_cache=not args.no_cache,
       transform=dataclasses.replace(defaults.transform,
                                     max_vocabulary_size=args.max_vocabulary_size,
@@ -66,13 +75,20 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                                   batch_size=args.batch_size))
 
 
+def parse_mysql(address: str) -> MysqlMetadata:
+  """USER@HOST[:PORT]/DATABASE -> MysqlMetadata."""
+  match = re.fullmatch(r'([^@]+)@([^:/]+)(?::(\d+))?/(\w+)', address)
+  if not match:
+    raise SystemExit(f'--mysql {address!r}: expected USER@HOST[:PORT]/DATABASE')
+  user, host, port, database = match.groups()
+  return MysqlMetadata(host=host, database=database, user=user, port=int(port or 3306))
+
+
 def run(config: PipelineConfig) -> dict:
   """Runs the pipeline, then returns and writes its summary."""
   started = time.monotonic()
   tfx.orchestration.LocalDagRunner().run(create_pipeline(
-      config,
-      metadata_connection_config=tfx.orchestration.metadata
-      .sqlite_metadata_connection_config(config.metadata_path)))
+      config, metadata_connection_config=config.metadata_connection_config()))
   summary = run_summary.collect(config)
   if 'Evaluator' in summary['artifacts']:
     summary['report'] = report.write(

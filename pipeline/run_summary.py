@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
 
 from components import evaluation
 from components import trainer
@@ -29,8 +28,7 @@ HEADLINE_METRICS = ('micro_f1', 'micro_precision', 'micro_recall', 'precision_at
 
 def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, Any]:
   """Reads a run (the newest by default) of `config`'s pipeline from its ML Metadata."""
-  store = metadata_store.MetadataStore(
-      tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+  store = metadata_store.MetadataStore(config.metadata_connection_config())
   # Each pipeline has a metadata database of its own: every run in it is ours.
   runs = [run for run in store.get_contexts_by_type('pipeline_run')
           if run_id in (None, run.name)]

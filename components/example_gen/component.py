@@ -21,7 +21,7 @@ from components.example_gen import executor
 
 class DataReport(types.Artifact):
   """JSON counts of rows read, dropped (by reason), kept per split, per label."""
-  TYPE_NAME = 'ArxivDataReport'
+  TYPE_NAME = 'arxiv.DataReport'  # <namespace>.<Name>, as Kubeflow's compiler requires.
 
 
 class ArxivExampleGenSpec(types.ComponentSpec):
