@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale venv clean
+.PHONY: run test serve bench bench-scale bench-serve venv clean
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -13,12 +13,19 @@ test: $(INSTALLED)
 	tools/ensure_browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The prediction server (TF Serving's REST API and the portal page) on 127.0.0.1:8501.
+serve: $(INSTALLED)
+	$(BIN)/python -m serving.server $(ARGS)
+
 # Benchmarks (not part of `make test`): the full data set lives outside the repository.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run $(ARGS)
 
 bench-scale: $(INSTALLED)
 	$(BIN)/python -m benchmarks.scale $(ARGS)
+
+bench-serve: $(INSTALLED)
+	$(BIN)/python -m benchmarks.serve $(ARGS)
 
 venv: $(INSTALLED)
 

@@ -1,8 +1,9 @@
 """Serving signatures of the exported SavedModel.
 
-- `serving_default`: raw abstract (and title) strings -> every label's probability,
-  which labels reach their threshold, and the top-k label names. The Transform graph
-  is inside, so serving applies exactly the training-time vectorization.
+- `serving_default`: raw abstract (and title) strings -> every label's probability
+  and name, which labels reach their threshold, and the top-k label names. The
+  Transform graph is inside, so serving applies exactly the training-time
+  vectorization.
 - `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
   TFMA; `transform_features` gives TFMA the multi-hot labels and slicing columns.
 - `label_vocabulary`: label names and their decision thresholds, for clients.
@@ -60,6 +61,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     return {
         features.PROBABILITIES_KEY: probabilities,
         features.PREDICTED_KEY: tf.cast(probabilities >= model.thresholds, tf.int32),
+        # Per row, so that TF Serving's row format pairs every probability with its name.
+        features.LABEL_NAMES_KEY: tf.broadcast_to(model.label_names, tf.shape(probabilities)),
         features.TOP_K_LABELS_KEY: tf.gather(model.label_names, top.indices),
         features.TOP_K_PROBABILITIES_KEY: top.values,
     }

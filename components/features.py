@@ -34,7 +34,7 @@ DECISION_SCORES_KEY = 'decision_scores'
 TOP_K_LABELS_KEY = 'top_k_labels'
 TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
 PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.
-RAW_TEXT_INPUT_KEY = 'text'
+LABEL_NAMES_KEY = 'label_names'  # Each row's label names, aligned with the two above.
 
 # Slicing columns the `transform_features` signature adds for TFMA.
 LABEL_COUNT_SLICE = 'label_count'  # '1', '2' or '3+' true labels

@@ -8,6 +8,12 @@ from typing import List, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow_transform import analyzers
+
+from components import errors
+
+_EMPTY_VOCABULARY_PLACEHOLDER = analyzers.get_empy_vocabulary_dummy_value(
+    tf.string)[1].decode('utf-8')
 
 
 def multi_hot(label_ids: tf.SparseTensor, num_labels: int) -> tf.Tensor:
@@ -26,6 +32,12 @@ def invert_multi_hot(encoded: np.ndarray, vocabulary: Sequence[str]) -> List[str
 
 
 def read_vocabulary(path: str) -> List[str]:
-  """Reads a tf.Transform vocabulary file: one entry per line, most frequent first."""
+  """Reads a tf.Transform label vocabulary file: one entry per line, most frequent
+  first. An empty one stops the run: tf.Transform writes a placeholder entry there,
+  which a model would otherwise learn as a label."""
   with tf.io.gfile.GFile(path) as f:
-    return [line.rstrip('\n') for line in f]
+    entries = [line.rstrip('\n') for line in f]
+  if entries in ([], [_EMPTY_VOCABULARY_PLACEHOLDER]):
+    raise errors.DataError(f'the label vocabulary {path} is empty: no label of the train '
+                           'split occurs often enough (see --min-label-count)')
+  return entries

@@ -18,6 +18,7 @@ from typing import List, Optional
 from absl import logging
 from tfx import v1 as tfx
 
+from components import errors
 from pipeline import beam_presets
 from pipeline import report
 from pipeline import run_summary
@@ -103,7 +104,13 @@ def run(config: PipelineConfig) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  summary = run(parse_config(argv))
+  config = parse_config(argv)
+  try:
+    summary = run(config)
+  except errors.DataError as error:
+    # Bad data is the user's to fix: say what is wrong, not where the code noticed.
+    print(f'The run stopped: {error}', file=sys.stderr)
+    return 1
   print(run_summary.format_summary(summary))
   print(f'  wall {summary["wall_seconds"]}s, peak memory {summary["peak_rss_mib"]} MiB')
   if 'report' in summary:

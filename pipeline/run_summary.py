@@ -121,6 +121,10 @@ def format_summary(summary: Dict[str, Any]) -> str:
     dropped = {reason: n for reason, n in data['rows_dropped'].items() if n}
     lines.append(f'  rows read {data["rows_read"]:,}, kept {data["rows_kept"]:,}, '
                  f'dropped {sum(dropped.values()):,} {dropped or ""}'.rstrip())
+    for reason, examples in data.get('dropped_examples', {}).items():
+      first = examples[0]
+      lines.append(f'    first {reason}: {first["file"]} record {first["record"]:,}, '
+                   f'{first["detail"][:120]}')
     lines.append('  split sizes ' + ', '.join(
         f'{split} {n:,}' for split, n in data['split_sizes'].items()))
   if 'anomalies' in summary:

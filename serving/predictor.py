@@ -4,6 +4,7 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from components import features
@@ -16,16 +17,20 @@ class Prediction:
   probabilities: Dict[str, float]  # Every label's probability.
 
 
+def serving_versions(serving_root: str) -> List[int]:
+  """Numbered versions under a serving root that hold a SavedModel, newest first."""
+  names = tf.io.gfile.listdir(serving_root) if tf.io.gfile.isdir(serving_root) else []
+  return sorted((int(name.rstrip('/')) for name in names
+                 if name.rstrip('/').isdigit() and tf.io.gfile.exists(
+                     os.path.join(serving_root, name.rstrip('/'), 'saved_model.pb'))),
+                reverse=True)
+
+
 def resolve_model_dir(path: str) -> str:
   """A SavedModel directory itself, or the newest numbered version under a serving root."""
   if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
     return path
-  versions = sorted(
-      (int(name.rstrip('/')) for name in
-       (tf.io.gfile.listdir(path) if tf.io.gfile.isdir(path) else [])
-       if name.rstrip('/').isdigit() and
-       tf.io.gfile.exists(os.path.join(path, name.rstrip('/'), 'saved_model.pb'))),
-      reverse=True)
+  versions = serving_versions(path)
   if not versions:
     raise FileNotFoundError(f'no SavedModel in {path!r} nor in a numbered version under it '
                             '(run the pipeline first: make run)')
@@ -43,20 +48,30 @@ class Predictor:
     self.labels = [name.decode('utf-8') for name in vocabulary['labels'].numpy()]
     self.thresholds = vocabulary['thresholds'].numpy().tolist()
 
+  @property
+  def signature(self):
+    """The raw-text serving signature (a concrete function)."""
+    return self._serve
+
+  def outputs(self, abstracts: Sequence[str], titles: Sequence[str]) -> Dict[str, np.ndarray]:
+    """The serving signature's outputs for a batch, in one model call."""
+    if len(titles) != len(abstracts):
+      raise ValueError(f'{len(abstracts)} abstracts but {len(titles)} titles')
+    outputs = self._serve(abstract=tf.constant(list(abstracts), tf.string),
+                          title=tf.constant(list(titles), tf.string))
+    return {name: tensor.numpy() for name, tensor in outputs.items()}
+
   def predict(self, abstracts: Sequence[str],
               titles: Optional[Sequence[str]] = None) -> List[Prediction]:
     if titles is None:
       titles = [''] * len(abstracts)
-    if len(titles) != len(abstracts):
-      raise ValueError(f'{len(abstracts)} abstracts but {len(titles)} titles')
     if not abstracts:
       return []
-    outputs = self._serve(abstract=tf.constant(list(abstracts), tf.string),
-                          title=tf.constant(list(titles), tf.string))
-    probabilities = outputs[features.PROBABILITIES_KEY].numpy()
-    predicted = outputs[features.PREDICTED_KEY].numpy()
-    top_labels = outputs[features.TOP_K_LABELS_KEY].numpy()
-    top_probabilities = outputs[features.TOP_K_PROBABILITIES_KEY].numpy()
+    outputs = self.outputs(abstracts, titles)
+    probabilities = outputs[features.PROBABILITIES_KEY]
+    predicted = outputs[features.PREDICTED_KEY]
+    top_labels = outputs[features.TOP_K_LABELS_KEY]
+    top_probabilities = outputs[features.TOP_K_PROBABILITIES_KEY]
     predictions = []
     for row in range(len(abstracts)):
       chosen = sorted((i for i in range(len(self.labels)) if predicted[row, i]),

@@ -44,6 +44,8 @@ _DROPPED = 'dropped'
 _SPLIT = 'split'
 _LABEL = 'label'
 _COMBINATION = 'combination'
+# The data report names the first few dropped records of each reason.
+_DROPPED_EXAMPLES_PER_REASON = 5
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -68,7 +70,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
     report_path = os.path.join(report_artifact.uri, DATA_REPORT_FILE)
     with self._make_beam_pipeline() as pipeline:
-      counts = (
+      counts, dropped_examples = (
           pipeline
           | 'ListFiles' >> beam.Create(paths)
           | 'CleanAndSplit' >> CleanAndSplit(
@@ -80,7 +82,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | 'SumCounts' >> beam.CombinePerKey(sum)
            | 'CollectCounts' >> beam.combiners.ToDict()
            | 'WriteReport' >> beam.Map(
-               lambda totals: write_report(report_path, pattern, paths, totals)))
+               lambda totals, first_dropped: write_report(
+                   report_path, pattern, paths, totals, first_dropped),
+               first_dropped=beam.pvalue.AsSingleton(
+                   dropped_examples | 'CollectDroppedExamples' >> beam.combiners.ToDict())))
 
     report = read_report(report_path)
     check_report(report)
@@ -125,7 +130,8 @@ def check_header(path: str) -> None:
 @beam.ptransform_fn
 def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
                   min_combination_count: int):  # pylint: disable=invalid-name
-  """Paths in; writes each split's TFRecords and returns (count key, n) pairs."""
+  """Paths in; writes each split's TFRecords. Returns (count key, n) pairs, and the
+  first dropped records of each reason as (reason, [(source, detail), ...])."""
   parsed = (files
             | 'Distribute' >> beam.Reshuffle()
             | 'ReadRecords' >> beam.FlatMap(_read_file)
@@ -155,13 +161,19 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(split_uri(split), _RECORD_FILE_PREFIX), file_name_suffix='.gz'))
 
-  return (
+  first_dropped = (
+      dropped
+      | 'KeyDroppedByReason' >> beam.Map(lambda d: (d.reason.value, (d.source, d.detail)))
+      | 'FirstDroppedPerReason' >> beam.combiners.Top.SmallestPerKey(
+          _DROPPED_EXAMPLES_PER_REASON))
+  counts = (
       (papers | 'CountRead' >> beam.Map(lambda _: (_READ, 1)),
        dropped | 'CountReadDropped' >> beam.Map(lambda _: (_READ, 1)),
        dropped | 'CountDropped' >> beam.Map(lambda d: ((_DROPPED, d.reason.value), 1)),
        assigned[_DROPPED],
        assigned[_SPLIT] | 'CountSplitsAndLabels' >> beam.FlatMap(_split_counts))
       | 'AllCounts' >> beam.Flatten())
+  return counts, first_dropped
 
 
 def _read_file(path: str) -> Iterator[Any]:
@@ -239,7 +251,8 @@ def to_example(paper: records.Paper) -> tf.train.Example:
   }))
 
 
-def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, int]) -> None:
+def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, int],
+                 first_dropped: Dict[str, List[Any]]) -> None:
   """Writes the data report: every row read is either kept in a split or dropped."""
   dropped = {reason.value: 0 for reason in records.DropReason}
   label_counts = {split: {} for split in features.SPLITS}
@@ -256,6 +269,11 @@ def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, in
       'input_files': files,
       'rows_read': totals.get(_READ, 0),
       'rows_dropped': dropped,
+      # Where to look: file, 1-based data record and lines, and what is wrong.
+      'dropped_examples': {
+          reason: [{'file': file, 'record': record + 1, 'detail': detail}
+                   for (file, record), detail in examples]
+          for reason, examples in sorted(first_dropped.items())},
       'rows_kept': sum(split_sizes.values()),
       'split_sizes': split_sizes,
       'label_combinations_kept': totals.get((_COMBINATION, 'kept'), 0),

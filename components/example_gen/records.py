@@ -11,11 +11,15 @@ import io
 import re
 from typing import Iterable, Iterator, List, NamedTuple, Sequence, Tuple, Union
 
+from components import errors
 from components import features
 
 # Abstracts run to a few KB; the csv module's default field limit (128 KiB) would
 # reject a long one. Larger fields are still read and then judged by their length.
 _CSV_FIELD_SIZE_LIMIT = 64 * 1024 * 1024
+# arXiv caps abstracts at 1,920 characters: a field 50 times longer is not a paper
+# (often a quote left open that swallowed the lines after it).
+MAX_FIELD_CHARS = 100_000
 
 
 class DropReason(str, enum.Enum):
@@ -24,14 +28,15 @@ class DropReason(str, enum.Enum):
   INVALID_UTF8 = 'invalid_utf8'
   EMPTY_TITLE = 'empty_title'
   EMPTY_ABSTRACT = 'empty_abstract'
+  OVERSIZED_FIELD = 'oversized_field'
   UNPARSABLE_TERMS = 'unparsable_terms'
   NO_LABELS = 'no_labels'
   DUPLICATE_TITLE = 'duplicate_title'
   RARE_LABEL_COMBINATION = 'rare_label_combination'
 
 
-class InputError(ValueError):
-  """The input cannot be read at all (no file, no header, missing columns)."""
+class InputError(errors.DataError):
+  """The input cannot be read at all (no file, no header, missing columns, empty splits)."""
 
 
 class TermsError(ValueError):
@@ -104,7 +109,8 @@ def read_csv_records(path: str, stream: Iterable[str]) -> Iterator[Union[Paper, 
   """Yields a Paper or a Dropped for every record of one CSV file.
 
   `stream` yields the file's text lines (decoded with errors='surrogateescape',
-  so that invalid UTF-8 is reported per row instead of failing the file). Raises
+  so that invalid UTF-8 is reported per row instead of failing the file). A
+  Dropped's detail names the record's lines. Blank lines are not records. Raises
   InputError when the header lacks a required column.
   """
   csv.field_size_limit(_CSV_FIELD_SIZE_LIMIT)
@@ -118,14 +124,22 @@ def read_csv_records(path: str, stream: Iterable[str]) -> Iterator[Union[Paper, 
   record = 0
   while True:
     source = (path, record)
+    first_line = reader.line_num + 1
     try:
       row = next(reader)
     except StopIteration:
       return
-    except csv.Error as error:
-      yield Dropped(source, DropReason.MALFORMED_ROW, f'line {reader.line_num}: {error}')
+    except csv.Error as error:  # A NUL byte, for one.
+      result = Dropped(source, DropReason.MALFORMED_ROW, str(error))
     else:
-      yield clean_record(source, row, len(header), columns)
+      if not row:
+        continue
+      result = clean_record(source, row, len(header), columns)
+    if isinstance(result, Dropped):
+      lines = (f'line {first_line}' if reader.line_num <= first_line else
+               f'lines {first_line}-{reader.line_num}')
+      result = result._replace(detail=f'{lines}: {result.detail}')
+    yield result
     record += 1
 
 
@@ -148,6 +162,11 @@ def clean_record(source: Tuple[str, int], row: List[str], width: int,
   title, abstract, terms = (row[i] for i in columns)
   if any(_has_undecodable_bytes(value) for value in (title, abstract, terms)):
     return Dropped(source, DropReason.INVALID_UTF8, 'bytes that are not UTF-8')
+  for name, value in zip(features.CSV_REQUIRED_COLUMNS, (title, abstract, terms)):
+    if len(value) > MAX_FIELD_CHARS:
+      return Dropped(source, DropReason.OVERSIZED_FIELD,
+                     f'{name} has {len(value):,} characters (at most {MAX_FIELD_CHARS:,}); '
+                     'a quote left open?')
   title = ' '.join(title.split())
   if not title:
     return Dropped(source, DropReason.EMPTY_TITLE, 'the title is empty')
