@@ -137,15 +137,18 @@ def metadata(model_name: str, version: int, predictor: Predictor) -> Dict[str, A
   }
 
 
-def parse_predict_request(body: bytes, settings: ServerSettings) -> Tuple[List[str], List[str], bool]:
+def parse_predict_request(body: bytes,
+                          settings: ServerSettings) -> Tuple[List[str], List[str], bool]:
   """(abstracts, titles, row format?) from a TF Serving predict request, or RequestError."""
   try:
     request = json.loads(body)
   except (UnicodeDecodeError, json.JSONDecodeError) as error:
     raise RequestError(400, f'the request body is not valid JSON: {error}') from None
+  except RecursionError:
+    raise RequestError(400, 'the request body nests too deeply') from None
   if not isinstance(request, dict):
     raise RequestError(400, 'the request body must be a JSON object with "instances" or '
-                       f'"inputs"; got {type(request).__name__}')
+                       f'"inputs"; got {_json_type(request)}')
   signature = request.get('signature_name', features.SERVING_SIGNATURE)
   if signature != features.SERVING_SIGNATURE:
     raise RequestError(400, f'signature_name {signature!r} is not served; use '
@@ -155,44 +158,13 @@ def parse_predict_request(body: bytes, settings: ServerSettings) -> Tuple[List[s
     raise RequestError(400, 'the request needs exactly one of "instances" (row format) or '
                        '"inputs" (columnar format)' +
                        (f'; unknown keys: {", ".join(sorted(unknown))}' if unknown else ''))
-  if 'instances' in request:
-    instances = request['instances']
-    if not isinstance(instances, list):
-      raise RequestError(400, '"instances" must be a list of {"abstract": ..., "title": ...}')
-    columns = {name: [] for name in _INPUTS}
-    for i, instance in enumerate(instances[:settings.max_batch_size + 1]):
-      if not isinstance(instance, dict):
-        raise RequestError(400, f'instances[{i}] must be an object with "abstract" and '
-                           f'optionally "title"; got {_json_type(instance)}')
-      _check_keys(instance, f'instances[{i}]')
-      for name in _INPUTS:
-        columns[name].append(instance.get(name, ''))
-    row_format, where = True, lambda name, i: f'instances[{i}].{name}'
-    count = len(instances)
+  row_format = 'instances' in request
+  if row_format:
+    columns = _instance_columns(request['instances'], settings.max_batch_size)
+    where = lambda name, i: f'instances[{i}].{name}'
   else:
-    inputs = request['inputs']
-    if not isinstance(inputs, dict):
-      raise RequestError(400, '"inputs" must be an object {"abstract": [...], "title": [...]}')
-    _check_keys(inputs, 'inputs')
-    columns = {name: inputs.get(name, None) for name in _INPUTS}
-    for name, values in columns.items():
-      if isinstance(values, str):
-        columns[name] = [values]
-      elif values is not None and not isinstance(values, list):
-        raise RequestError(400, f'inputs.{name} must be a string or a list of strings; got '
-                           f'{_json_type(values)}')
-    if columns[features.TITLE_KEY] is None:
-      columns[features.TITLE_KEY] = [''] * len(columns[features.ABSTRACT_KEY])
-    count = len(columns[features.ABSTRACT_KEY])
-    if len(columns[features.TITLE_KEY]) != count:
-      raise RequestError(400, f'inputs.title has {len(columns[features.TITLE_KEY])} values '
-                         f'but inputs.abstract has {count}')
-    row_format, where = False, lambda name, i: f'inputs.{name}[{i}]'
-  if count == 0:
-    raise RequestError(400, 'the request holds no abstract')
-  if count > settings.max_batch_size:
-    raise RequestError(413, f'the request holds {count} abstracts; at most '
-                       f'{settings.max_batch_size} per request')
+    columns = _input_columns(request['inputs'], settings.max_batch_size)
+    where = lambda name, i: f'inputs.{name}[{i}]'
   for name in _INPUTS:
     for i, value in enumerate(columns[name]):
       if not isinstance(value, str):
@@ -204,6 +176,54 @@ def parse_predict_request(body: bytes, settings: ServerSettings) -> Tuple[List[s
     if not abstract.strip():
       raise RequestError(400, f'{where(features.ABSTRACT_KEY, i)} is empty')
   return columns[features.ABSTRACT_KEY], columns[features.TITLE_KEY], row_format
+
+
+def _check_batch_size(count: int, max_batch_size: int) -> None:
+  if count == 0:
+    raise RequestError(400, 'the request holds no abstract')
+  if count > max_batch_size:
+    raise RequestError(413, f'the request holds {count} abstracts; at most '
+                       f'{max_batch_size} per request')
+
+
+def _instance_columns(instances: Any, max_batch_size: int) -> Dict[str, list]:
+  """Row format -> one list per input."""
+  if not isinstance(instances, list):
+    raise RequestError(400, '"instances" must be a list of {"abstract": ..., "title": ...}')
+  _check_batch_size(len(instances), max_batch_size)
+  columns = {name: [] for name in _INPUTS}
+  for i, instance in enumerate(instances):
+    if not isinstance(instance, dict):
+      raise RequestError(400, f'instances[{i}] must be an object with "abstract" and '
+                         f'optionally "title"; got {_json_type(instance)}')
+    _check_keys(instance, f'instances[{i}]')
+    for name in _INPUTS:
+      columns[name].append(instance.get(name, ''))
+  return columns
+
+
+def _input_columns(inputs: Any, max_batch_size: int) -> Dict[str, list]:
+  """Columnar format -> one list per input; a lone string is a batch of one."""
+  if not isinstance(inputs, dict):
+    raise RequestError(400, '"inputs" must be an object {"abstract": [...], "title": [...]}')
+  _check_keys(inputs, 'inputs')
+  columns = {}
+  for name in _INPUTS:
+    values = inputs.get(name)
+    if isinstance(values, str):
+      values = [values]
+    elif values is not None and not isinstance(values, list):
+      raise RequestError(400, f'inputs.{name} must be a string or a list of strings; got '
+                         f'{_json_type(values)}')
+    columns[name] = values
+  count = len(columns[features.ABSTRACT_KEY])
+  _check_batch_size(count, max_batch_size)
+  if columns[features.TITLE_KEY] is None:
+    columns[features.TITLE_KEY] = [''] * count
+  if len(columns[features.TITLE_KEY]) != count:
+    raise RequestError(400, f'inputs.title has {len(columns[features.TITLE_KEY])} values '
+                       f'but inputs.abstract has {count}')
+  return columns
 
 
 def _check_keys(value: Dict[str, Any], where: str) -> None:

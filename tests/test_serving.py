@@ -129,6 +129,7 @@ def test_a_batch_is_predicted_in_one_model_call(server, monkeypatch):
 @pytest.mark.parametrize('body, status, message', [
     ('{"instances": [', 400, 'not valid JSON'),
     (b'\xff\xfe', 400, 'not valid JSON'),
+    ('[' * 50_000, 400, 'nests too deeply'),
     ([VISION], 400, 'must be a JSON object'),
     ({'abstract': VISION}, 400, 'exactly one of "instances"'),
     ({'instances': [{'abstract': VISION}], 'inputs': {}}, 400, 'exactly one of'),
