@@ -3,7 +3,8 @@
 The Beam pipeline (all in Beam, nothing loaded whole into one process):
 read every CSV record -> drop bad rows -> keep the first of each duplicated title ->
 drop label combinations seen fewer than `min_combination_count` times -> split each
-label combination 90/5/5 -> write TFRecords per split and the data report (JSON).
+label combination 90/5/5 -> read the files again and write each kept paper to its
+split's TFRecords -> write the data report (JSON).
 """
 
 import csv
@@ -11,7 +12,7 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -127,37 +128,52 @@ def check_header(path: str) -> None:
   records.column_indices(path, next(csv.reader([header_line])))
 
 
+class _Key(NamedTuple):
+  """What the dedupe and the split need of a paper: never its abstract."""
+  source: Tuple[str, int]
+  title: str
+  combination: Tuple[str, ...]
+
+
 @beam.ptransform_fn
 def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
                   min_combination_count: int):  # pylint: disable=invalid-name
   """Paths in; writes each split's TFRecords. Returns (count key, n) pairs, and the
-  first dropped records of each reason as (reason, [(source, detail), ...])."""
+  first dropped records of each reason as (reason, [(source, detail), ...]).
+
+  Two passes over the files keep memory small on any runner: the first decides each
+  paper's split from its title and labels alone (the shuffles carry no abstracts),
+  the second reads the files again and streams each kept paper to its split.
+  """
+  files = files | 'Distribute' >> beam.Reshuffle()
   parsed = (files
-            | 'Distribute' >> beam.Reshuffle()
             | 'ReadRecords' >> beam.FlatMap(_read_file)
             | 'SeparateDropped' >> beam.Partition(
                 lambda item, _: int(isinstance(item, records.Dropped)), 2))
-  papers, dropped = parsed[0], parsed[1]
+  keys, dropped = parsed[0], parsed[1]
 
-  unique = (papers
-            | 'KeyByTitle' >> beam.Map(lambda p: (records.duplicate_key(p.title), p))
+  unique = (keys
+            | 'KeyByTitle' >> beam.Map(lambda k: (records.duplicate_key(k.title), k))
             | 'KeepFirstOfTitle' >> beam.CombinePerKey(_KeepFirst())
             | 'DropTitleKey' >> beam.Values())
-
   assigned = (unique
-              | 'KeyByCombination' >> beam.Map(
-                  lambda kept: (records.combination_key(kept[0].labels), kept))
+              | 'KeyByCombination' >> beam.Map(lambda kept: (kept[0].combination, kept))
               | 'GroupByCombination' >> beam.GroupByKey()
               | 'AssignSplits' >> beam.ParDo(
                   _AssignSplits(seed, fractions, min_combination_count)).with_outputs(
                       _DROPPED, main=_SPLIT))
 
-  by_split = assigned[_SPLIT] | 'PartitionBySplit' >> beam.Partition(
+  papers = (files
+            | 'ReadRecordsAgain' >> beam.FlatMap(_read_file, keys_only=False)
+            | 'ToSplits' >> beam.FlatMap(
+                lambda paper, splits: ([(splits[paper.source], paper)]
+                                       if paper.source in splits else []),
+                splits=beam.pvalue.AsDict(assigned[_SPLIT])))
+  by_split = papers | 'PartitionBySplit' >> beam.Partition(
       lambda item, _: item[0], len(features.SPLITS))
   for index, split in enumerate(features.SPLITS):
     _ = (by_split[index]
          | f'ToExample[{split}]' >> beam.Map(lambda item: to_example(item[1]).SerializeToString())
-         | f'Shuffle[{split}]' >> beam.Reshuffle()
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(split_uri(split), _RECORD_FILE_PREFIX), file_name_suffix='.gz'))
 
@@ -167,18 +183,22 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
       | 'FirstDroppedPerReason' >> beam.combiners.Top.SmallestPerKey(
           _DROPPED_EXAMPLES_PER_REASON))
   counts = (
-      (papers | 'CountRead' >> beam.Map(lambda _: (_READ, 1)),
+      (keys | 'CountRead' >> beam.Map(lambda _: (_READ, 1)),
        dropped | 'CountReadDropped' >> beam.Map(lambda _: (_READ, 1)),
        dropped | 'CountDropped' >> beam.Map(lambda d: ((_DROPPED, d.reason.value), 1)),
        assigned[_DROPPED],
-       assigned[_SPLIT] | 'CountSplitsAndLabels' >> beam.FlatMap(_split_counts))
+       papers | 'CountSplitsAndLabels' >> beam.FlatMap(_split_counts))
       | 'AllCounts' >> beam.Flatten())
   return counts, first_dropped
 
 
-def _read_file(path: str) -> Iterator[Any]:
+def _read_file(path: str, keys_only: bool = True) -> Iterator[Any]:
+  """A file's Papers (or just their _Keys) and Dropped records."""
   with open_text(path) as lines:
-    yield from records.read_csv_records(path, lines)
+    for item in records.read_csv_records(path, lines):
+      if keys_only and isinstance(item, records.Paper):
+        item = _Key(item.source, item.title, records.combination_key(item.labels))
+      yield item
 
 
 class _KeepFirst(beam.CombineFn):
@@ -187,15 +207,15 @@ class _KeepFirst(beam.CombineFn):
   def create_accumulator(self):
     return (None, 0)
 
-  def add_input(self, accumulator, paper):
-    return self.merge_accumulators([accumulator, (paper, 1)])
+  def add_input(self, accumulator, key):
+    return self.merge_accumulators([accumulator, (key, 1)])
 
   def merge_accumulators(self, accumulators):
     best, count = None, 0
-    for paper, n in accumulators:
+    for key, n in accumulators:
       count += n
-      if paper is not None and (best is None or paper.source < best.source):
-        best = paper
+      if key is not None and (best is None or key.source < best.source):
+        best = key
     return (best, count)
 
   def extract_output(self, accumulator):
@@ -212,8 +232,8 @@ class _AssignSplits(beam.DoFn):
 
   def process(self, element):
     combination, kept = element
-    # `kept` holds (first paper, number of papers with its title) per title.
-    papers = [paper for paper, _ in kept]
+    # `kept` holds (first paper's key, number of papers with its title) per title.
+    papers = [key for key, _ in kept]
     duplicates = sum(count - 1 for _, count in kept)
     if duplicates:
       yield beam.pvalue.TaggedOutput(
@@ -224,12 +244,13 @@ class _AssignSplits(beam.DoFn):
                      len(papers)))
       return
     yield beam.pvalue.TaggedOutput(_DROPPED, ((_COMBINATION, 'kept'), 1))
-    key = '|'.join(combination)
-    offset = records.unit_hash(self._seed, 'combination', key)
+    offset = records.unit_hash(self._seed, 'combination', '|'.join(combination))
     order = sorted(range(len(papers)),
                    key=lambda i: records.unit_hash(self._seed, 'paper', papers[i].title))
     for rank, index in enumerate(order):
-      yield records.split_for_rank(rank, len(papers), offset, self._fractions), papers[index]
+      # (source, split index): the second pass sends the paper read at `source` there.
+      yield papers[index].source, records.split_for_rank(
+          rank, len(papers), offset, self._fractions)
 
 
 def _split_counts(item: Tuple[int, records.Paper]) -> Iterator[Tuple[Any, int]]:
