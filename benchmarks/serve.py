@@ -10,6 +10,7 @@ second). Every phase is bounded by a request count and a time limit.
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -21,9 +22,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from pipeline.config import REPOSITORY_ROOT
+from pipeline.config import REPOSITORY_ROOT, SAMPLE_DATA
+from pipeline.predict import read_abstracts
 from serving.server import ServerSettings
-from tests.conftest import sample_rows
 
 
 def free_port() -> int:
@@ -110,11 +111,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                        'bench_serve.json'))
   args = parser.parse_args(argv)
 
-  papers = sample_rows(max(args.requests, args.batch_size * 4))
+  papers = list(itertools.islice(read_abstracts(SAMPLE_DATA),
+                                 max(args.requests, args.batch_size * 4)))
   singles = [json.dumps({'instances': [{'title': title, 'abstract': abstract}]}).encode()
-             for title, abstract, _ in papers]
+             for _, title, abstract in papers]
   singles = (singles * (args.requests // len(singles) + 1))[:args.requests]
-  batches = [json.dumps({'instances': [{'title': t, 'abstract': a} for t, a, _ in
+  batches = [json.dumps({'instances': [{'title': t, 'abstract': a} for _, t, a in
                                        papers[i:i + args.batch_size]]}).encode()
              for i in range(0, len(papers) - args.batch_size + 1, args.batch_size)]
   batches = (batches * (args.batches // len(batches) + 1))[:args.batches]
