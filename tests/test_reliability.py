@@ -4,6 +4,7 @@ Each test runs `pipeline/run_local.py` as a user would, in processes of its own,
 a small slice of the bundled sample.
 """
 
+import glob
 import json
 import os
 import signal
@@ -61,11 +62,11 @@ def test_a_run_killed_during_training_completes_when_started_again(tmp_path):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
   deadline = time.monotonic() + 300
-  while not trainer_outputs.exists():
-    assert run.poll() is None, 'the run ended before its Trainer started'
-    assert time.monotonic() < deadline, 'the Trainer did not start within 300 s'
-    time.sleep(0.2)
-  time.sleep(3)  # Into training.
+  # TensorBoard's log directory appears when model.fit begins.
+  while not glob.glob(str(trainer_outputs / 'model_run' / '*' / 'train')):
+    assert run.poll() is None, 'the run ended before training started'
+    assert time.monotonic() < deadline, 'training did not start within 300 s'
+    time.sleep(0.1)
   os.killpg(run.pid, signal.SIGKILL)
   run.wait()
   assert not os.path.exists(serving_root(output_root)) or not os.listdir(
