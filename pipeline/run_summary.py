@@ -64,8 +64,8 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
     data = _read_json(os.path.join(report.uri, example_gen_executor.DATA_REPORT_FILE))
     summary['data_path'] = data['input_pattern']
     summary['data'] = {key: data[key] for key in
-                       ('rows_read', 'rows_dropped', 'rows_kept', 'split_sizes',
-                        'label_combinations_kept')}
+                       ('rows_read', 'rows_dropped', 'dropped_examples', 'rows_kept',
+                        'split_sizes', 'label_combinations_kept')}
   anomalies = artifact('ExampleValidator', 'anomalies')
   if anomalies:
     summary['anomalies'] = read_anomalies(anomalies.uri)
@@ -121,7 +121,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     dropped = {reason: n for reason, n in data['rows_dropped'].items() if n}
     lines.append(f'  rows read {data["rows_read"]:,}, kept {data["rows_kept"]:,}, '
                  f'dropped {sum(dropped.values()):,} {dropped or ""}'.rstrip())
-    for reason, examples in data.get('dropped_examples', {}).items():
+    for reason, examples in data['dropped_examples'].items():
       first = examples[0]
       lines.append(f'    first {reason}: {first["file"]} record {first["record"]:,}, '
                    f'{first["detail"][:120]}')
