@@ -133,3 +133,34 @@ def test_too_few_rows_for_a_split_stop_the_run_with_the_reason(tmp_path, tmp_csv
   path = tmp_csv([(f'p{i}', 'x', "['cs.CV']") for i in range(3)])
   with pytest.raises(records.InputError, match=r'split\(s\) .* are empty'):
     run_example_gen(str(tmp_path / 'out'), path)
+
+
+def test_several_files_give_the_same_examples_as_one(tmp_path, crafted_run):
+  rows = crafted_rows()
+  # The second copy of the duplicated title goes to the first file, which is read
+  # first (files sort by name), so that copy is the one kept.
+  first_copy, second_copy = rows[-4], rows[-3]
+  others = [row for row in rows if row not in (first_copy, second_copy)]
+  first, second = others[::2] + [second_copy], others[1::2] + [first_copy]
+  write_csv(str(tmp_path / 'part-0.csv'), first)
+  write_csv(str(tmp_path / 'part-1.csv.gz'), second)
+  report, splits = run_example_gen(str(tmp_path / 'run'), str(tmp_path / 'part-*'))
+  one_file_report, one_file_splits = crafted_run
+  assert report['rows_read'] == 305
+  assert report['rows_dropped'] == one_file_report['rows_dropped']
+  assert report['split_sizes'] == one_file_report['split_sizes']
+  every = {title: paper for papers in splits.values() for title, paper in papers.items()}
+  # Titles are kept with their whitespace collapsed.
+  assert every['a duplicated title'] == ('The second copy.', ('cs.CV',))
+  assert set(every) - {'a duplicated title'} == {
+      title for papers in one_file_splits.values() for title in papers} - {
+          'A Duplicated Title'}
+
+
+def test_split_tables_merge_partial_tables_of_a_file():
+  combine = executor._SplitTable()  # pylint: disable=protected-access
+  left = combine.add_input(combine.add_input(combine.create_accumulator(), (0, 0)), (5, 2))
+  right = combine.add_input(combine.create_accumulator(), (2, 1))
+  table = combine.extract_output(combine.merge_accumulators([left, right]))
+  # One byte per record: 0 where no split took it, else the split index + 1.
+  assert table == bytes([1, 0, 2, 0, 0, 3])

@@ -102,3 +102,11 @@ def test_split_for_rank_is_unbiased_over_random_offsets():
   assert counts[0] / total == pytest.approx(0.9, abs=0.01)
   assert counts[1] / total == pytest.approx(0.05, abs=0.01)
   assert counts[2] / total == pytest.approx(0.05, abs=0.01)
+
+
+def test_fingerprint_is_stable_and_fits_a_signed_64_bit_integer():
+  values = [records.fingerprint(f'title {i}') for i in range(1000)]
+  assert values[0] == records.fingerprint('title 0')
+  assert len(set(values)) == len(values)
+  assert all(0 <= value < 2**63 for value in values)
+  assert records.fingerprint('a', 'b') != records.fingerprint('ab')

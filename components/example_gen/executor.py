@@ -12,11 +12,12 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Dict, Iterator, List, NamedTuple, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen import utils as example_gen_utils
@@ -45,6 +46,9 @@ _DROPPED = 'dropped'
 _SPLIT = 'split'
 _LABEL = 'label'
 _COMBINATION = 'combination'
+# Sides of the join of each file with its split table.
+_PATH = 'path'
+_TABLE = 'table'
 # The data report names the first few dropped records of each reason.
 _DROPPED_EXAMPLES_PER_REASON = 5
 
@@ -73,7 +77,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     with self._make_beam_pipeline() as pipeline:
       counts, dropped_examples = (
           pipeline
-          | 'ListFiles' >> beam.Create(paths)
+          | 'ListFiles' >> beam.Create(list(enumerate(paths)))
           | 'CleanAndSplit' >> CleanAndSplit(
               split_uri=lambda split: artifact_utils.get_split_uri([examples], split),
               seed=int(exec_properties[SEED_KEY]),
@@ -128,22 +132,30 @@ def check_header(path: str) -> None:
   records.column_indices(path, next(csv.reader([header_line])))
 
 
-class _Key(NamedTuple):
-  """What the dedupe and the split need of a paper: never its abstract."""
-  source: Tuple[str, int]
-  title: str
-  combination: Tuple[str, ...]
+# A paper's place in the input as one integer: file index in the high bits, record
+# number in the low ones, so that ordering by it is ordering by (file, record).
+_RECORD_BITS = 40
+
+
+def _source_id(file_index: int, record: int) -> int:
+  return (file_index << _RECORD_BITS) | record
+
+
+def _file_and_record(source_id: int) -> Tuple[int, int]:
+  return source_id >> _RECORD_BITS, source_id & ((1 << _RECORD_BITS) - 1)
 
 
 @beam.ptransform_fn
 def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
                   min_combination_count: int):  # pylint: disable=invalid-name
-  """Paths in; writes each split's TFRecords. Returns (count key, n) pairs, and the
-  first dropped records of each reason as (reason, [(source, detail), ...]).
+  """(file index, path) pairs in; writes each split's TFRecords. Returns (count key,
+  n) pairs, and the first dropped records of each reason as
+  (reason, [(source, detail), ...]).
 
-  Two passes over the files keep memory small on any runner: the first decides each
-  paper's split from its title and labels alone (the shuffles carry no abstracts),
-  the second reads the files again and streams each kept paper to its split.
+  Two passes over the files keep memory small: the first decides each paper's split
+  from fingerprints of its title and label set (the shuffles carry a few integers a
+  paper, never text); the second reads the files again and streams each kept paper
+  to its split, looking it up in one byte per record of each file.
   """
   files = files | 'Distribute' >> beam.Reshuffle()
   parsed = (files
@@ -152,23 +164,20 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
                 lambda item, _: int(isinstance(item, records.Dropped)), 2))
   keys, dropped = parsed[0], parsed[1]
 
-  unique = (keys
-            | 'KeyByTitle' >> beam.Map(lambda k: (records.duplicate_key(k.title), k))
-            | 'KeepFirstOfTitle' >> beam.CombinePerKey(_KeepFirst())
-            | 'DropTitleKey' >> beam.Values())
-  assigned = (unique
-              | 'KeyByCombination' >> beam.Map(lambda kept: (kept[0].combination, kept))
+  assigned = (keys
+              | 'KeepFirstOfTitle' >> beam.CombinePerKey(_KeepFirst())
+              | 'KeyByCombination' >> beam.Map(_by_combination)
               | 'GroupByCombination' >> beam.GroupByKey()
               | 'AssignSplits' >> beam.ParDo(
-                  _AssignSplits(seed, fractions, min_combination_count)).with_outputs(
-                      _DROPPED, main=_SPLIT))
+                  _AssignSplits(seed, fractions, min_combination_count)).with_output_types(
+                      Tuple[int, Tuple[int, int]]).with_outputs(_DROPPED, main=_SPLIT))
+  split_tables = assigned[_SPLIT] | 'SplitTablePerFile' >> beam.CombinePerKey(_SplitTable())
 
-  papers = (files
-            | 'ReadRecordsAgain' >> beam.FlatMap(_read_file, keys_only=False)
-            | 'ToSplits' >> beam.FlatMap(
-                lambda paper, splits: ([(splits[paper.source], paper)]
-                                       if paper.source in splits else []),
-                splits=beam.pvalue.AsDict(assigned[_SPLIT])))
+  # Reading a file again once its table exists keeps the papers streaming to the
+  # writers; reading it beside the first pass would hold every paper until then.
+  papers = ({_PATH: files, _TABLE: split_tables}
+            | 'JoinFileAndSplitTable' >> beam.CoGroupByKey()
+            | 'ReadKeptPapers' >> beam.FlatMap(_read_kept_papers))
   by_split = papers | 'PartitionBySplit' >> beam.Partition(
       lambda item, _: item[0], len(features.SPLITS))
   for index, split in enumerate(features.SPLITS):
@@ -192,17 +201,37 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
   return counts, first_dropped
 
 
-def _read_file(path: str, keys_only: bool = True) -> Iterator[Any]:
-  """A file's Papers (or just their _Keys) and Dropped records."""
+def _read_file(indexed_path: Tuple[int, str]) -> Iterator[Any]:
+  """First pass: a file's Dropped records, and per paper (title fingerprint,
+  (source id, label-set fingerprint)), what the dedupe and the split need."""
+  file_index, path = indexed_path
   with open_text(path) as lines:
     for item in records.read_csv_records(path, lines):
-      if keys_only and isinstance(item, records.Paper):
-        item = _Key(item.source, item.title, records.combination_key(item.labels))
-      yield item
+      if isinstance(item, records.Dropped):
+        yield item
+      else:
+        yield (records.fingerprint(records.duplicate_key(item.title)),
+               (_source_id(file_index, item.source[1]),
+                records.fingerprint(*records.combination_key(item.labels))))
+
+
+def _read_kept_papers(joined: Tuple[int, Dict[str, List[Any]]]
+                      ) -> Iterator[Tuple[int, records.Paper]]:
+  """Second pass over one file: (split index, paper) for each paper its split
+  table keeps. The dropped records were counted by the first pass."""
+  _, joined = joined
+  if not joined[_TABLE]:  # No paper of this file was kept.
+    return
+  (path,), (table,) = joined[_PATH], joined[_TABLE]
+  with open_text(path) as lines:
+    for item in records.read_csv_records(path, lines):
+      record = item.source[1]
+      if isinstance(item, records.Paper) and record < len(table) and table[record]:
+        yield table[record] - 1, item
 
 
 class _KeepFirst(beam.CombineFn):
-  """Keeps the earliest record (by file, then record number) and counts the rest."""
+  """Keeps the earliest record (lowest source id) of a title and counts them all."""
 
   def create_accumulator(self):
     return (None, 0)
@@ -214,12 +243,20 @@ class _KeepFirst(beam.CombineFn):
     best, count = None, 0
     for key, n in accumulators:
       count += n
-      if key is not None and (best is None or key.source < best.source):
+      if key is not None and (best is None or key[0] < best[0]):
         best = key
     return (best, count)
 
   def extract_output(self, accumulator):
     return accumulator
+
+
+def _by_combination(kept: Tuple[int, Tuple[Tuple[int, int], int]]
+                    ) -> Tuple[int, Tuple[int, int, int]]:
+  """(title, ((source id, label set), papers with the title)) ->
+  (label set, (source id, title, papers with the title))."""
+  title, ((source_id, combination), count) = kept
+  return combination, (source_id, title, count)
 
 
 class _AssignSplits(beam.DoFn):
@@ -232,25 +269,53 @@ class _AssignSplits(beam.DoFn):
 
   def process(self, element):
     combination, kept = element
-    # `kept` holds (first paper's key, number of papers with its title) per title.
-    papers = [key for key, _ in kept]
-    duplicates = sum(count - 1 for _, count in kept)
+    # `kept` holds (source id, title fingerprint, papers with that title) per title.
+    kept = list(kept)
+    duplicates = sum(count - 1 for _, _, count in kept)
     if duplicates:
       yield beam.pvalue.TaggedOutput(
           _DROPPED, ((_DROPPED, records.DropReason.DUPLICATE_TITLE.value), duplicates))
-    if len(papers) < self._min_count:
+    if len(kept) < self._min_count:
       yield beam.pvalue.TaggedOutput(
           _DROPPED, ((_DROPPED, records.DropReason.RARE_LABEL_COMBINATION.value),
-                     len(papers)))
+                     len(kept)))
       return
     yield beam.pvalue.TaggedOutput(_DROPPED, ((_COMBINATION, 'kept'), 1))
-    offset = records.unit_hash(self._seed, 'combination', '|'.join(combination))
-    order = sorted(range(len(papers)),
-                   key=lambda i: records.unit_hash(self._seed, 'paper', papers[i].title))
-    for rank, index in enumerate(order):
-      # (source, split index): the second pass sends the paper read at `source` there.
-      yield papers[index].source, records.split_for_rank(
-          rank, len(papers), offset, self._fractions)
+    offset = records.unit_hash(self._seed, 'combination', str(combination))
+    order = sorted(kept, key=lambda paper: records.unit_hash(self._seed, 'paper', str(paper[1])))
+    for rank, (source_id, _, _) in enumerate(order):
+      file_index, record = _file_and_record(source_id)
+      yield file_index, (record, records.split_for_rank(rank, len(kept), offset,
+                                                        self._fractions))
+
+
+class _SplitTable(beam.CombineFn):
+  """One file's (record, split) pairs -> a byte per record: 0 dropped, else split + 1.
+
+  The second pass looks papers up in these tables: a million papers take a
+  megabyte, where a dictionary of their sources would take a hundred bytes a paper.
+  """
+
+  def create_accumulator(self):
+    return bytearray()
+
+  def add_input(self, table, record_and_split):
+    record, split = record_and_split
+    if record >= len(table):
+      table.extend(bytes(record + 1 - len(table)))
+    table[record] = split + 1
+    return table
+
+  def merge_accumulators(self, tables):
+    tables = list(tables)
+    merged = np.zeros(max(len(table) for table in tables), np.uint8)
+    for table in tables:
+      # Each record is assigned once, so the tables' non-zero bytes never overlap.
+      merged[:len(table)] |= np.frombuffer(table, np.uint8)
+    return bytearray(merged.tobytes())
+
+  def extract_output(self, table):
+    return bytes(table)
 
 
 def _split_counts(item: Tuple[int, records.Paper]) -> Iterator[Tuple[Any, int]]:
