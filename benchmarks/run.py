@@ -14,6 +14,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -46,7 +47,13 @@ def read_split(examples_uri: str, split: str) -> List[baseline.Paper]:
 
 
 def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[str, Any]:
-  """Runs the pipeline from scratch in a child process; returns its run summary."""
+  """Runs the pipeline from scratch in a child process; returns its run summary.
+
+  The output root is emptied first: a model blessed by an earlier benchmark would
+  otherwise be evaluated beside the new one (doubling the Evaluator's time) and,
+  after a change to the split, judged on papers it was trained on.
+  """
+  shutil.rmtree(output_root, ignore_errors=True)
   subprocess.run([sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
                   '--data', data, '--output-root', output_root, '--no-cache'] + extra_flags,
                  check=True)
