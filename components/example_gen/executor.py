@@ -12,7 +12,7 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -205,14 +205,13 @@ def _read_file(indexed_path: Tuple[int, str]) -> Iterator[Any]:
   """First pass: a file's Dropped records, and per paper (title fingerprint,
   (source id, label-set fingerprint)), what the dedupe and the split need."""
   file_index, path = indexed_path
-  with open_text(path) as lines:
-    for item in records.read_csv_records(path, lines):
-      if isinstance(item, records.Dropped):
-        yield item
-      else:
-        yield (records.fingerprint(records.duplicate_key(item.title)),
-               (_source_id(file_index, item.source[1]),
-                records.fingerprint(*records.combination_key(item.labels))))
+  for item in _file_records(path):
+    if isinstance(item, records.Dropped):
+      yield item
+    else:
+      yield (records.fingerprint(records.duplicate_key(item.title)),
+             (_source_id(file_index, item.source[1]),
+              records.fingerprint(*records.combination_key(item.labels))))
 
 
 def _read_kept_papers(joined: Tuple[int, Dict[str, List[Any]]]
@@ -223,11 +222,16 @@ def _read_kept_papers(joined: Tuple[int, Dict[str, List[Any]]]
   if not joined[_TABLE]:  # No paper of this file was kept.
     return
   (path,), (table,) = joined[_PATH], joined[_TABLE]
+  for item in _file_records(path):
+    record = item.source[1]
+    if isinstance(item, records.Paper) and record < len(table) and table[record]:
+      yield table[record] - 1, item
+
+
+def _file_records(path: str) -> Iterator[Union[records.Paper, records.Dropped]]:
+  """Every CSV record of a file, as either pass reads it."""
   with open_text(path) as lines:
-    for item in records.read_csv_records(path, lines):
-      record = item.source[1]
-      if isinstance(item, records.Paper) and record < len(table) and table[record]:
-        yield table[record] - 1, item
+    yield from records.read_csv_records(path, lines)
 
 
 class _KeepFirst(beam.CombineFn):
