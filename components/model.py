@@ -5,12 +5,16 @@ binary cross-entropy, Adam. The first Dense layer here is `TfidfDense`: the same
 affine map, computed from the non-zero n-grams of each abstract (a TF-IDF-weighted
 embedding bag), so its cost follows the abstract's length, not the vocabulary's.
 Its ~100M-parameter table is trained by sparse Adagrad on the rows a batch touches,
-the rest by Adam (`AdamWithSparseAdagrad`); dropout between the hidden layers.
+the rest by Adam (`AdamWithSparseAdagrad`). Regularized by dropout of input n-grams
+(`NgramDropout`) and between the hidden layers. The cross-entropy weighs the
+positives of rare labels up (`WeightedBinaryCrossentropy`), else the model learns
+to never predict them.
 """
 
 import os
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -68,6 +72,65 @@ class TfidfDense(tf_keras.layers.Layer):
   def get_config(self):
     return {**super().get_config(), 'vocabulary_size': self.vocabulary_size,
             'units': self.units}
+
+
+@tf_keras.utils.register_keras_serializable(package='arxiv')
+class NgramDropout(tf_keras.layers.Layer):
+  """In training, drops each n-gram of an abstract with probability `rate`.
+
+  The survivors' weights are scaled by 1 / (1 - rate), so the expected input is
+  unchanged; at inference the input passes through. Dropped n-grams are removed, not
+  zeroed, so their table rows are neither read nor updated.
+  """
+
+  def __init__(self, rate: float, **kwargs):
+    super().__init__(**kwargs)
+    self.rate = rate
+
+  def call(self, inputs, training=None):
+    ids, weights = inputs
+    if not training or not self.rate:
+      return ids, weights
+    kept = tf.random.uniform(tf.shape(ids.values)) >= self.rate
+    scaled = tf.SparseTensor(weights.indices, weights.values / (1.0 - self.rate),
+                             weights.dense_shape)
+    return tf.sparse.retain(ids, kept), tf.sparse.retain(scaled, kept)
+
+  def get_config(self):
+    return {**super().get_config(), 'rate': self.rate}
+
+
+@tf_keras.utils.register_keras_serializable(package='arxiv')
+class WeightedBinaryCrossentropy(tf_keras.losses.Loss):
+  """Binary cross-entropy on probabilities, each label's positive term weighted.
+
+  With every weight 1 this is Keras' binary cross-entropy (mean over labels).
+  """
+
+  def __init__(self, positive_weights: Sequence[float],
+               name: str = 'weighted_binary_crossentropy', **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.positive_weights = [float(w) for w in positive_weights]
+
+  def call(self, y_true, y_pred):
+    epsilon = tf_keras.backend.epsilon()
+    y_pred = tf.clip_by_value(y_pred, epsilon, 1 - epsilon)
+    y_true = tf.cast(y_true, y_pred.dtype)
+    return -tf.reduce_mean(
+        tf.constant(self.positive_weights, y_pred.dtype) * y_true * tf.math.log(y_pred) +
+        (1 - y_true) * tf.math.log(1 - y_pred), axis=-1)
+
+  def get_config(self):
+    return {**super().get_config(), 'positive_weights': self.positive_weights}
+
+
+def rare_label_weights(label_frequencies: np.ndarray, rare_frequency: float,
+                       power: float) -> np.ndarray:
+  """Positive-example weights: (rare_frequency / frequency) ** power for the labels
+  rarer than `rare_frequency`, 1 for the others (so the frequent labels, which make
+  up most decisions and micro-F1, train as before)."""
+  frequencies = np.maximum(np.asarray(label_frequencies, np.float64), 1e-12)
+  return np.maximum(1.0, rare_frequency / frequencies) ** power
 
 
 @tf_keras.utils.register_keras_serializable(package='arxiv')
@@ -143,29 +206,31 @@ class AdamWithSparseAdagrad(tf_keras.optimizers.Optimizer):
             'sparse_variables': self.sparse_variables}
 
 
-def build_model(vocabulary_size: int, num_labels: int, hidden_units: Sequence[int],
-                learning_rate: float, table_learning_rate: float,
-                dropout: float) -> tf_keras.Model:
-  """The compiled MLP: sparse (ids, weights) inputs -> one probability per label."""
+def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate: float,
+                table_learning_rate: float, dropout: float, ngram_dropout: float,
+                positive_weights: Sequence[float]) -> tf_keras.Model:
+  """The compiled MLP: sparse (ids, weights) inputs -> one probability per label
+  (one label per entry of `positive_weights`)."""
   ids = tf_keras.Input(shape=(None,), sparse=True, dtype=tf.int64,
                        name=features.NGRAM_IDS_KEY)
   weights = tf_keras.Input(shape=(None,), sparse=True, dtype=tf.float32,
                            name=features.NGRAM_WEIGHTS_KEY)
   first, *rest = hidden_units
-  hidden = TfidfDense(vocabulary_size, first, name='tfidf_dense')([ids, weights])
+  hidden = TfidfDense(vocabulary_size, first, name='tfidf_dense')(
+      NgramDropout(ngram_dropout)([ids, weights]))
   hidden = tf_keras.layers.ReLU()(hidden)
   for units in rest:
     hidden = tf_keras.layers.Dropout(dropout)(hidden)
     hidden = tf_keras.layers.Dense(units, activation='relu')(hidden)
   hidden = tf_keras.layers.Dropout(dropout)(hidden)
-  probabilities = tf_keras.layers.Dense(num_labels, activation='sigmoid',
+  probabilities = tf_keras.layers.Dense(len(positive_weights), activation='sigmoid',
                                         name=features.PROBABILITIES_KEY)(hidden)
   model = tf_keras.Model(inputs={features.NGRAM_IDS_KEY: ids,
                                  features.NGRAM_WEIGHTS_KEY: weights},
                          outputs=probabilities)
   model.compile(
       optimizer=AdamWithSparseAdagrad(learning_rate, table_learning_rate),
-      loss='binary_crossentropy',
+      loss=WeightedBinaryCrossentropy(positive_weights),
       metrics=[
           tf_keras.metrics.BinaryAccuracy(name='binary_accuracy'),
           tf_keras.metrics.F1Score(average='micro', threshold=0.5, name='micro_f1'),

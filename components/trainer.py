@@ -113,9 +113,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   train_dataset = batches(train_split, settings.batch_size, shuffle=True, seed=settings.seed)
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
 
-  model = model_lib.build_model(vocabulary_size, len(label_names), settings.hidden_units,
+  positive_weights = model_lib.rare_label_weights(
+      train_split.labels.numpy().mean(axis=0), settings.rare_label_frequency,
+      settings.rare_label_weight_power)
+  model = model_lib.build_model(vocabulary_size, settings.hidden_units,
                                 settings.learning_rate, settings.table_learning_rate,
-                                settings.dropout)
+                                settings.dropout, settings.ngram_dropout, positive_weights)
   early_stopping = tf_keras.callbacks.EarlyStopping(
       monitor='val_loss', patience=settings.early_stopping_patience,
       restore_best_weights=True)
@@ -139,6 +142,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       'vocabulary_size': vocabulary_size,
       'num_labels': len(label_names),
       'parameters': model.count_params(),
+      'positive_weights': dict(zip(label_names, positive_weights.tolist())),
       'threshold': threshold,
       'label_thresholds': dict(zip(label_names, thresholds.tolist())),
       # In-sample for the thresholds: the Evaluator's test metrics are the honest ones.

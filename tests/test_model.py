@@ -1,7 +1,9 @@
-"""The MLP: its shapes, and TfidfDense as the reference's Dense on a sparse vector."""
+"""The MLP: its shapes, TfidfDense as the reference's Dense on a sparse vector, n-gram
+dropout, the rare-label loss weights and the optimizer."""
 
 import numpy as np
 import tensorflow as tf
+import tf_keras
 
 from components import features
 from components import model as model_lib
@@ -14,13 +16,50 @@ def _batch():
 
 
 def test_model_maps_a_batch_to_one_probability_per_label():
-  model = model_lib.build_model(vocabulary_size=10, num_labels=4, hidden_units=(512, 256),
-                                learning_rate=1e-3, table_learning_rate=0.01, dropout=0.3)
+  model = model_lib.build_model(vocabulary_size=10, hidden_units=(512, 256),
+                                learning_rate=1e-3, table_learning_rate=0.01, dropout=0.3,
+                                ngram_dropout=0.3, positive_weights=[1.0, 1.0, 2.0, 4.0])
   assert [layer.units for layer in model.layers if hasattr(layer, 'units')] == [512, 256, 4]
   probabilities = model(_batch()).numpy()
   assert probabilities.shape == (3, 4)  # The empty second row still gets an output.
   assert ((probabilities > 0) & (probabilities < 1)).all()
-  assert model.loss == 'binary_crossentropy'
+  np.testing.assert_array_equal(probabilities, model(_batch()).numpy())  # no dropout
+  assert model.loss.positive_weights == [1.0, 1.0, 2.0, 4.0]
+
+
+def test_ngram_dropout_removes_a_share_of_ngrams_in_training_only():
+  count = 20_000
+  indices = np.stack([np.arange(count) // 100, np.arange(count) % 100], axis=1)
+  ids = tf.SparseTensor(indices, tf.range(count, dtype=tf.int64), [200, 100])
+  weights = tf.SparseTensor(indices, tf.fill([count], 2.0), [200, 100])
+  layer = model_lib.NgramDropout(rate=0.25)
+  kept_ids, kept_weights = layer([ids, weights], training=True)
+  kept = kept_ids.values.numpy()
+  assert 0.72 * count < len(kept) < 0.78 * count
+  np.testing.assert_array_equal(kept_ids.indices, kept_weights.indices)
+  np.testing.assert_allclose(kept_weights.values, 2.0 / 0.75)  # expectation kept
+  np.testing.assert_array_equal(kept_ids.indices, indices[kept])  # rows stay aligned
+  same_ids, same_weights = layer([ids, weights], training=False)
+  assert same_ids is ids and same_weights is weights
+
+
+def test_weighted_cross_entropy_weighs_only_the_positive_terms():
+  labels = tf.constant([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+  probabilities = tf.constant([[0.9, 0.2, 0.3], [0.4, 0.6, 0.01]])
+  unweighted = model_lib.WeightedBinaryCrossentropy([1.0, 1.0, 1.0])(labels, probabilities)
+  np.testing.assert_allclose(
+      unweighted, tf_keras.losses.BinaryCrossentropy()(labels, probabilities), rtol=1e-5)
+  weighted = model_lib.WeightedBinaryCrossentropy([1.0, 1.0, 3.0])(labels, probabilities)
+  # Label 2 is positive once (p 0.3): its term counts three times instead of once, and
+  # the loss averages over 3 labels and 2 rows.
+  np.testing.assert_allclose(weighted - unweighted, 2 * -np.log(0.3) / 6, rtol=1e-5)
+
+
+def test_rare_label_weights_raise_only_labels_rarer_than_the_reference():
+  weights = model_lib.rare_label_weights(np.array([0.3, 0.01, 0.0025, 0.0]),
+                                         rare_frequency=0.01, power=0.5)
+  np.testing.assert_allclose(weights[:3], [1.0, 1.0, 2.0])
+  assert np.isfinite(weights[3]) and weights[3] > 2.0  # never seen in train
 
 
 def test_tfidf_dense_equals_dense_layer_on_the_tfidf_vector():
