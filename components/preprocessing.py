@@ -12,6 +12,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_transform import analyzers as tft_analyzers
 
 from components import features
 from components import settings as settings_lib
@@ -38,14 +39,8 @@ def preprocessing_fn(inputs: Dict[str, Any],
   """Maps raw examples to TF-IDF n-gram features and label ids."""
   settings = settings_lib.from_custom_config(settings_lib.TransformSettings, custom_config)
   ngrams = tft.ngrams(tokenize(paper_text(inputs)), ngram_range=(1, 2), separator=' ')
-  # A streaming top-k sketch: the exact vocabulary analyzer handles each of the
-  # millions of distinct n-grams as a Python object and took 3x longer.
   ngram_ids = tft.apply_vocabulary(
-      ngrams,
-      tft.experimental.approximate_vocabulary(
-          ngrams, top_k=settings.max_vocabulary_size, vocab_filename=features.NGRAM_VOCABULARY,
-          name='ngram_vocabulary'),
-      num_oov_buckets=1)
+      ngrams, ngram_vocabulary(ngrams, settings.max_vocabulary_size), num_oov_buckets=1)
   # One id past the vocabulary cap holds every out-of-vocabulary n-gram.
   ids, weights = tfidf(ngram_ids, settings.max_vocabulary_size + 1)
   label_ids = tft.compute_and_apply_vocabulary(
@@ -59,6 +54,20 @@ def preprocessing_fn(inputs: Dict[str, Any],
       features.NGRAM_WEIGHTS_KEY: weights,
       features.LABEL_IDS_KEY: _drop_unknown(label_ids),
   }
+
+
+def ngram_vocabulary(ngrams: tf.SparseTensor, top_k: int) -> str:
+  """The `top_k` most frequent n-grams of the analyzed data: the vocabulary file.
+
+  A streaming top-k sketch where tf.Transform allows one (up to
+  `LARGE_VOCAB_TOP_K`, 200,000): the exact analyzer handles each of the millions of
+  distinct n-grams as a Python object and took 3x longer. Above that, the exact one.
+  """
+  if top_k <= tft_analyzers.LARGE_VOCAB_TOP_K:
+    return tft.experimental.approximate_vocabulary(
+        ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY, name='ngram_vocabulary')
+  return tft.vocabulary(ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY,
+                        name='ngram_vocabulary')
 
 
 def tfidf(ids: tf.SparseTensor, id_count: int) -> Tuple[tf.SparseTensor, tf.SparseTensor]:

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from tensorflow_transform import analyzers as tft_analyzers
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx.utils import io_utils
 
@@ -29,11 +30,11 @@ def test_tokenize_lowercases_and_deletes_punctuation_like_the_reference():
       'stateoftheart', 'cnns', 'eg', 'resnet']
 
 
-def _analyze_and_transform(analyzed, transformed_rows):
+def _analyze_and_transform(analyzed, transformed_rows, max_vocabulary_size=1000):
   """Analyzes one list of raw rows, transforms another with the result."""
   metadata = dataset_metadata.DatasetMetadata(io_utils.SchemaReader().read(SCHEMA_PATH))
   config = settings.to_custom_config(
-      settings.TransformSettings(max_vocabulary_size=1000))
+      settings.TransformSettings(max_vocabulary_size=max_vocabulary_size))
   output_dir = tempfile.mkdtemp()
   # Batches of two: an analyzer that counted batches instead of rows would show.
   with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir,
@@ -118,3 +119,15 @@ def test_labels_become_ids_in_a_train_label_vocabulary(transformed):
   assert sorted(labels[i] for i in first[features.LABEL_IDS_KEY]) == ['cs.CV', 'cs.LG']
   # A label never seen in train is dropped, not mapped to another label.
   assert [labels[i] for i in results['unseen'][0][features.LABEL_IDS_KEY]] == ['cs.CL']
+
+
+def test_vocabulary_caps_above_the_sketch_limit_use_the_exact_analyzer(transformed):
+  """tf.Transform's approximate vocabulary refuses top_k > 200,000; such caps still
+  work, through the exact analyzer, and give the same n-grams on this data."""
+  cap = tft_analyzers.LARGE_VOCAB_TOP_K + 1
+  results, output = _analyze_and_transform(TRAIN, TRAIN, max_vocabulary_size=cap)
+  _, sketched = transformed
+  assert (sorted(_vocabulary(output, features.NGRAM_VOCABULARY)) ==
+          sorted(_vocabulary(sketched, features.NGRAM_VOCABULARY)))
+  # Ids run up to the cap: the out-of-vocabulary id is the cap itself.
+  assert max(max(row[features.NGRAM_IDS_KEY]) for row in results) < cap
