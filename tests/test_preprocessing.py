@@ -129,5 +129,5 @@ def test_vocabulary_caps_above_the_sketch_limit_use_the_exact_analyzer(transform
   _, sketched = transformed
   assert (sorted(_vocabulary(output, features.NGRAM_VOCABULARY)) ==
           sorted(_vocabulary(sketched, features.NGRAM_VOCABULARY)))
-  # Ids run up to the cap: the out-of-vocabulary id is the cap itself.
+  # Every train n-gram is in the vocabulary: none gets the out-of-vocabulary id (the cap).
   assert max(max(row[features.NGRAM_IDS_KEY]) for row in results) < cap
