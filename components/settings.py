@@ -11,11 +11,22 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 _Settings = TypeVar('_Settings')
 
 
+def _check(settings: Any, name: str, valid: bool, expected: str) -> None:
+  """Out-of-range settings fail when the pipeline is configured, naming the field."""
+  if not valid:
+    raise ValueError(f'{type(settings).__name__}.{name} must be {expected}, '
+                     f'got {getattr(settings, name)!r}')
+
+
 @dataclasses.dataclass(frozen=True)
 class TransformSettings:
-  # The most frequent unigrams + bigrams of train, by an approximate (sketch) count.
+  # The most frequent unigrams + bigrams of train (a sketch count up to 200,000).
   max_vocabulary_size: int = 200_000
   min_label_count: int = 1  # Labels seen fewer times in train are not predicted.
+
+  def __post_init__(self):
+    _check(self, 'max_vocabulary_size', self.max_vocabulary_size >= 1, 'at least 1')
+    _check(self, 'min_label_count', self.min_label_count >= 1, 'at least 1')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +60,15 @@ class TrainerSettings:
   label_threshold_min_positives: int = 5
   label_threshold_shrinkage: float = 20.0
   seed: int = 42
+
+  def __post_init__(self):
+    _check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
+    _check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
+    for rate in ('dropout', 'ngram_dropout'):
+      _check(self, rate, 0 <= getattr(self, rate) < 1, 'in [0, 1)')
+    _check(self, 'rare_label_frequency', 0 <= self.rare_label_frequency <= 1, 'in [0, 1]')
+    _check(self, 'rare_label_weight_power', self.rare_label_weight_power >= 0,
+           'at least 0')
 
 
 def to_custom_config(settings: Any) -> Dict[str, Any]:

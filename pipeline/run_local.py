@@ -60,20 +60,23 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   args = parser.parse_args(argv)
   if args.verbose:
     logging.set_verbosity(logging.INFO)
-  return dataclasses.replace(
-      defaults,
-      data_path=args.data,
-      output_root=args.output_root,
-      seed=args.seed,
-      min_micro_f1=args.min_micro_f1,
-      beam_pipeline_args=beam_presets.beam_args(args.beam_preset) + tuple(args.beam_arg),
-      mysql_metadata=parse_mysql(args.mysql) if args.mysql else None,
-      enable_cache=not args.no_cache,
-      transform=dataclasses.replace(defaults.transform,
-                                    max_vocabulary_size=args.max_vocabulary_size,
-                                    min_label_count=args.min_label_count),
-      trainer=dataclasses.replace(defaults.trainer, max_epochs=args.epochs,
-                                  batch_size=args.batch_size))
+  try:
+    return dataclasses.replace(
+        defaults,
+        data_path=args.data,
+        output_root=args.output_root,
+        seed=args.seed,
+        min_micro_f1=args.min_micro_f1,
+        beam_pipeline_args=beam_presets.beam_args(args.beam_preset) + tuple(args.beam_arg),
+        mysql_metadata=parse_mysql(args.mysql) if args.mysql else None,
+        enable_cache=not args.no_cache,
+        transform=dataclasses.replace(defaults.transform,
+                                      max_vocabulary_size=args.max_vocabulary_size,
+                                      min_label_count=args.min_label_count),
+        trainer=dataclasses.replace(defaults.trainer, max_epochs=args.epochs,
+                                    batch_size=args.batch_size))
+  except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
+    parser.error(str(error))
 
 
 def parse_mysql(address: str) -> MysqlMetadata:

@@ -1,0 +1,40 @@
+"""Typed settings: out-of-range values fail when the pipeline is configured."""
+
+import pytest
+
+from components import settings
+from pipeline import run_local
+
+
+def test_defaults_are_valid_and_survive_custom_config():
+  defaults = settings.TrainerSettings()
+  assert settings.from_custom_config(
+      settings.TrainerSettings, settings.to_custom_config(defaults)) == defaults
+
+
+@pytest.mark.parametrize('field, value', [
+    ('ngram_dropout', 1.0), ('dropout', -0.1), ('rare_label_frequency', 1.5),
+    ('rare_label_weight_power', -1.0), ('batch_size', 0), ('max_epochs', 0)])
+def test_out_of_range_trainer_setting_is_named_in_the_error(field, value):
+  with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
+    settings.TrainerSettings(**{field: value})
+  with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
+    settings.from_custom_config(settings.TrainerSettings, {field: value})
+
+
+@pytest.mark.parametrize('field', ['max_vocabulary_size', 'min_label_count'])
+def test_out_of_range_transform_setting_is_named_in_the_error(field):
+  with pytest.raises(ValueError, match=f'TransformSettings.{field} must be at least 1'):
+    settings.TransformSettings(**{field: 0})
+
+
+def test_out_of_range_flag_is_a_usage_error(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    run_local.parse_config(['--batch-size', '0'])
+  assert exit_info.value.code == 2
+  assert 'TrainerSettings.batch_size must be at least 1, got 0' in capsys.readouterr().err
+
+
+def test_unknown_setting_is_an_error():
+  with pytest.raises(ValueError, match='unknown TrainerSettings setting'):
+    settings.from_custom_config(settings.TrainerSettings, {'learning_rat': 0.1})
