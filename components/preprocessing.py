@@ -63,11 +63,10 @@ def ngram_vocabulary(ngrams: tf.SparseTensor, top_k: int) -> str:
   `LARGE_VOCAB_TOP_K`, 200,000): the exact analyzer handles each of the millions of
   distinct n-grams as a Python object and took 3x longer. Above that, the exact one.
   """
-  if top_k <= tft_analyzers.LARGE_VOCAB_TOP_K:
-    return tft.experimental.approximate_vocabulary(
-        ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY, name='ngram_vocabulary')
-  return tft.vocabulary(ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY,
-                        name='ngram_vocabulary')
+  analyzer = (tft.experimental.approximate_vocabulary
+              if top_k <= tft_analyzers.LARGE_VOCAB_TOP_K else tft.vocabulary)
+  return analyzer(ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY,
+                  name='ngram_vocabulary')
 
 
 def tfidf(ids: tf.SparseTensor, id_count: int) -> Tuple[tf.SparseTensor, tf.SparseTensor]:
