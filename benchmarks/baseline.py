@@ -32,8 +32,13 @@ def multi_hot(papers: Sequence[Paper], labels: Sequence[str]) -> np.ndarray:
 
 
 def logistic_regression(train: List[Paper], eval_: List[Paper], test: List[Paper],
-                        labels: Sequence[str], max_features: int) -> Dict[str, float]:
-  """Fits TF-IDF + one-vs-rest logistic regression; test metrics and fit time."""
+                        labels: Sequence[str],
+                        max_features: int) -> Tuple[Dict[str, float], np.ndarray, float]:
+  """Fits TF-IDF + one-vs-rest logistic regression.
+
+  Returns its test metrics and fit time, its test probabilities and its global
+  threshold (the one its micro-F1 is scored at).
+  """
   from sklearn.feature_extraction.text import TfidfVectorizer  # pylint: disable=g-import-not-at-top
   from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
   from sklearn.multiclass import OneVsRestClassifier  # pylint: disable=g-import-not-at-top
@@ -65,7 +70,7 @@ def logistic_regression(train: List[Paper], eval_: List[Paper], test: List[Paper
       test_y, test_p, label_thresholds)['macro_f1']
   result['fit_seconds'] = fit_seconds
   result['vocabulary_size'] = len(vectorizer.vocabulary_)
-  return result
+  return result, test_p, global_threshold
 
 
 def reference_vocabulary_size(train: List[Paper]) -> int:

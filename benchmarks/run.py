@@ -5,6 +5,9 @@
 2. On the very split that run made: the pushed model's test metrics (with the
    thresholds it serves), TF-IDF + logistic regression, and the reference's dense
    formulation timed over a few steps and extrapolated to an epoch.
+3. 95% intervals of the model's and the baseline's quality figures and of their
+   difference, from a paired bootstrap over the test papers: whether the margin is
+   more than the luck of one test split.
 Prints a table and writes it as JSON.
 
     python -m benchmarks.run --data ../shared/data/arxiv_cs_abstracts.csv.gz
@@ -18,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +35,7 @@ from serving.predictor import Predictor
 FULL_DATA = os.path.join(os.path.dirname(REPOSITORY_ROOT), 'shared', 'data',
                          'arxiv_cs_abstracts.csv.gz')
 _PREDICT_BATCH = 512
+_RESAMPLES = 1000
 
 
 def read_split(examples_uri: str, split: str) -> List[baseline.Paper]:
@@ -61,18 +65,17 @@ def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[st
     return json.load(f)
 
 
-def model_metrics(model_path: str, test: List[baseline.Paper]) -> Dict[str, Any]:
-  """Test metrics of a pushed model through its serving signature and thresholds."""
-  predictor = Predictor(model_path)
+def model_predictions(predictor: Predictor,
+                      test: List[baseline.Paper]) -> Tuple[np.ndarray, np.ndarray]:
+  """A pushed model's test probabilities through its serving signature, and the
+  thresholds it serves."""
   probabilities = []
   for start in range(0, len(test), _PREDICT_BATCH):
     batch = test[start:start + _PREDICT_BATCH]
     predictions = predictor.predict([p[1] for p in batch], [p[0] for p in batch])
     probabilities.extend([[pred.probabilities[label] for label in predictor.labels]
                           for pred in predictions])
-  truth = baseline.multi_hot(test, predictor.labels)
-  return metrics_lib.classification_metrics(truth, np.array(probabilities),
-                                            np.array(predictor.thresholds))
+  return np.array(probabilities), np.array(predictor.thresholds)
 
 
 def table(results: Dict[str, Any]) -> str:
@@ -106,6 +109,18 @@ def table(results: Dict[str, Any]) -> str:
         f'{reference["parameters"] / 1e6:.0f}M parameters) | not trained | | | | '
         f'{reference["extrapolated_epoch_seconds"]:.0f} s (extrapolated from '
         f'{reference["timed_steps"]} steps) | {reference["speedup"]:.0f}x slower |')
+  comparison = results.get('bootstrap')
+  if comparison:
+    rows += ['', f'95% intervals, paired bootstrap over the {comparison["examples"]:,} test '
+             f'papers ({comparison["resamples"]:,} resamples):', '',
+             '| | micro-F1 | macro-F1 | precision@1 |', '|---|---|---|---|']
+    for key, name in (('pipeline', 'this pipeline'),
+                      ('logistic_regression', 'logistic regression'),
+                      ('pipeline_minus_logistic_regression', 'pipeline - logistic regression')):
+      sign = '+' if '_minus_' in key else ''
+      rows.append(f'| {name} | ' + ' | '.join(
+          f'{i["estimate"]:{sign}.3f} [{i["low"]:{sign}.3f}, {i["high"]:{sign}.3f}]'
+          for i in (comparison[key][m] for m in metrics_lib.BOOTSTRAPPED_METRICS)) + ' |')
   pipeline = results['pipeline']
   rows += ['', f'Pipeline on {pipeline["data"]["rows_read"]:,} rows: '
            f'{pipeline["wall_seconds"]:.0f} s wall, peak RSS {pipeline["peak_rss_mib"]:,} MiB',
@@ -133,10 +148,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                          'training_record.json')) as f:
     record = json.load(f)
   epoch_times = record['history']['train_seconds']
+  predictor = Predictor(summary['pushed_model_path'])
+  labels = predictor.labels
+  test_labels = baseline.multi_hot(test, labels)
+  product_predictions = model_predictions(predictor, test)
   results: Dict[str, Any] = {
       'pipeline': summary,
       'product': {
-          'test': model_metrics(summary['pushed_model_path'], test),
+          'test': metrics_lib.classification_metrics(test_labels, *product_predictions),
           'tfma_test': summary['test_metrics'],
           'vocabulary_size': record['vocabulary_size'],
           'epoch_times': epoch_times,
@@ -144,10 +163,17 @@ def main(argv: Optional[List[str]] = None) -> int:
           'trainer_seconds': summary['components']['Trainer']['wall_seconds'],
       },
   }
-  labels = Predictor(summary['pushed_model_path']).labels
   if not args.skip_baseline:
-    results['logistic_regression'] = baseline.logistic_regression(
-        train, eval_, test, labels, max_features=record['vocabulary_size'])
+    results['logistic_regression'], baseline_probabilities, baseline_threshold = (
+        baseline.logistic_regression(train, eval_, test, labels,
+                                     max_features=record['vocabulary_size']))
+    intervals = metrics_lib.paired_bootstrap(
+        test_labels, product_predictions, (baseline_probabilities, baseline_threshold),
+        resamples=_RESAMPLES)
+    results['bootstrap'] = {
+        'examples': len(test), 'resamples': _RESAMPLES, 'pipeline': intervals['a'],
+        'logistic_regression': intervals['b'],
+        'pipeline_minus_logistic_regression': intervals['a_minus_b']}
   reference_sizes = {'50k vocabulary': 50_000,
                      'reference vocabulary': baseline.reference_vocabulary_size(train)}
   results['reference'] = {}

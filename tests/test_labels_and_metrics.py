@@ -75,3 +75,54 @@ def test_tune_label_thresholds_fits_each_label_with_enough_positives():
   shrunk = metrics.tune_label_thresholds(truth, scores, fallback=0.5, min_positives=2,
                                          shrinkage=3)
   assert shrunk[0] == pytest.approx((3 * thresholds[0] + 3 * 0.5) / 6)
+
+
+def _two_models(examples=400, seed=1):
+  rng = np.random.default_rng(seed)
+  truth = rng.random((examples, 6)) < 0.3
+  good = np.clip(truth + rng.normal(0, 0.3, truth.shape), 0, 1)
+  poor = np.clip(truth + rng.normal(0, 0.8, truth.shape), 0, 1)
+  return truth, (good, np.full(6, 0.5)), (poor, np.array([0.4, 0.5, 0.5, 0.6, 0.5, 0.5]))
+
+
+def test_paired_bootstrap_estimates_are_the_metrics_on_the_examples():
+  truth, good, poor = _two_models()
+  result = metrics.paired_bootstrap(truth, good, poor, resamples=50)
+  for key, model in (('a', good), ('b', poor)):
+    expected = metrics.classification_metrics(truth, *model)
+    for name in metrics.BOOTSTRAPPED_METRICS:
+      assert result[key][name]['estimate'] == pytest.approx(expected[name])
+  for name in metrics.BOOTSTRAPPED_METRICS:
+    assert result['a_minus_b'][name]['estimate'] == pytest.approx(
+        result['a'][name]['estimate'] - result['b'][name]['estimate'])
+
+
+def test_paired_bootstrap_intervals_bracket_the_estimate_and_separate_unequal_models():
+  truth, good, poor = _two_models()
+  result = metrics.paired_bootstrap(truth, good, poor, resamples=300)
+  for key in ('a', 'b', 'a_minus_b'):
+    for interval in result[key].values():
+      assert interval['low'] <= interval['estimate'] <= interval['high']
+      assert interval['low'] < interval['high']
+  # The clearly better model's margin stays above zero on every metric.
+  assert all(interval['low'] > 0 for interval in result['a_minus_b'].values())
+
+
+def test_paired_bootstrap_of_a_model_against_itself_is_exactly_zero():
+  truth, good, _ = _two_models()
+  differences = metrics.paired_bootstrap(truth, good, good, resamples=100)['a_minus_b']
+  for interval in differences.values():
+    assert interval == {'estimate': 0.0, 'low': 0.0, 'high': 0.0}
+
+
+def test_paired_bootstrap_is_reproducible_and_narrows_with_more_examples():
+  truth, good, poor = _two_models()
+  assert metrics.paired_bootstrap(truth, good, poor, seed=3) == metrics.paired_bootstrap(
+      truth, good, poor, seed=3)
+
+  def width(examples):
+    truth, good, poor = _two_models(examples)
+    micro = metrics.paired_bootstrap(truth, good, poor)['a']['micro_f1']
+    return micro['high'] - micro['low']
+
+  assert width(4000) < width(250) / 2
