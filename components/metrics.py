@@ -1,4 +1,4 @@
-"""Multi-label quality metrics and decision-threshold tuning, in NumPy.
+"""Multi-label quality metrics, decision-threshold tuning and bootstrap intervals, in NumPy.
 
 Binary accuracy (the reference's headline) is near-meaningless here: predicting no
 label at all scores ~98.6%. These functions give the figures that matter (micro and
