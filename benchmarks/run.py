@@ -114,10 +114,10 @@ def table(results: Dict[str, Any]) -> str:
     rows += ['', f'95% intervals, paired bootstrap over the {comparison["examples"]:,} test '
              f'papers ({comparison["resamples"]:,} resamples):', '',
              '| | micro-F1 | macro-F1 | precision@1 |', '|---|---|---|---|']
-    for key, name in (('pipeline', 'this pipeline'),
-                      ('logistic_regression', 'logistic regression'),
-                      ('pipeline_minus_logistic_regression', 'pipeline - logistic regression')):
-      sign = '+' if '_minus_' in key else ''
+    for key, name, sign in (
+        ('pipeline', 'this pipeline', ''),
+        ('logistic_regression', 'logistic regression', ''),
+        ('pipeline_minus_logistic_regression', 'pipeline - logistic regression', '+')):
       rows.append(f'| {name} | ' + ' | '.join(
           f'{i["estimate"]:{sign}.3f} [{i["low"]:{sign}.3f}, {i["high"]:{sign}.3f}]'
           for i in (comparison[key][m] for m in metrics_lib.BOOTSTRAPPED_METRICS)) + ' |')
