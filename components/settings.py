@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 _Settings = TypeVar('_Settings')
 
 
-def _check(settings: Any, name: str, valid: bool, expected: str) -> None:
+def check(settings: Any, name: str, valid: bool, expected: str) -> None:
   """Out-of-range settings fail when the pipeline is configured, naming the field."""
   if not valid:
     raise ValueError(f'{type(settings).__name__}.{name} must be {expected}, '
@@ -25,8 +25,8 @@ class TransformSettings:
   min_label_count: int = 1  # Labels seen fewer times in train are not predicted.
 
   def __post_init__(self):
-    _check(self, 'max_vocabulary_size', self.max_vocabulary_size >= 1, 'at least 1')
-    _check(self, 'min_label_count', self.min_label_count >= 1, 'at least 1')
+    check(self, 'max_vocabulary_size', self.max_vocabulary_size >= 1, 'at least 1')
+    check(self, 'min_label_count', self.min_label_count >= 1, 'at least 1')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +62,12 @@ class TrainerSettings:
   seed: int = 42
 
   def __post_init__(self):
-    _check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
-    _check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
+    check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
+    check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
     for rate in ('dropout', 'ngram_dropout'):
-      _check(self, rate, 0 <= getattr(self, rate) < 1, 'in [0, 1)')
-    _check(self, 'rare_label_frequency', 0 <= self.rare_label_frequency <= 1, 'in [0, 1]')
-    _check(self, 'rare_label_weight_power', self.rare_label_weight_power >= 0,
+      check(self, rate, 0 <= getattr(self, rate) < 1, 'in [0, 1)')
+    check(self, 'rare_label_frequency', 0 <= self.rare_label_frequency <= 1, 'in [0, 1]')
+    check(self, 'rare_label_weight_power', self.rare_label_weight_power >= 0,
            'at least 0')
 
 

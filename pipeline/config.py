@@ -14,7 +14,11 @@ from tfx import v1 as tfx
 from components import settings
 
 REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One file to split at random: the reference's recipe.
 SAMPLE_DATA = os.path.join(REPOSITORY_ROOT, 'data', 'arxiv_sample.csv.gz')
+# One file per arXiv month, as data arrives in production (250 papers each).
+MONTHLY_SAMPLE = os.path.join(REPOSITORY_ROOT, 'data', 'monthly',
+                              'arxiv_sample_{YYYY}-{MM}.csv.gz')
 SCHEMA_PATH = os.path.join(REPOSITORY_ROOT, 'schema', 'schema.pbtxt')
 DEFAULT_OUTPUT_ROOT = os.path.join(REPOSITORY_ROOT, 'outputs')
 
@@ -40,15 +44,31 @@ class MysqlMetadata:
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   pipeline_name: str = 'arxiv-subject-areas'
-  data_path: str = SAMPLE_DATA  # A CSV file or glob; .csv and .csv.gz.
+  # A span pattern ({YYYY}-{MM} or {SPAN}: split by time, the newest span is test), or
+  # a CSV file or glob (split at random); .csv and .csv.gz.
+  data_path: str = MONTHLY_SAMPLE
   output_root: str = DEFAULT_OUTPUT_ROOT
   schema_path: str = SCHEMA_PATH
 
-  # ExampleGen: the reference's split, stratified on the label combination.
+  # ExampleGen with spans: the window is the newest `window_spans` spans (0: all) up
+  # to `last_span` ('': the newest there is, else e.g. '2026-04'). The last span is
+  # test; `eval_month_fraction` of the one before it (stratified) is eval.
+  last_span: str = ''
+  window_spans: int = 0
+  eval_month_fraction: float = 0.5
+  # ExampleGen on one data set: the reference's random split, stratified on the
+  # label combination.
   seed: int = 42
   eval_fraction: float = 0.05
   test_fraction: float = 0.05
   min_combination_count: int = 2  # The reference drops combinations seen once.
+
+  # DataGate, before Transform: schema anomalies or drift of test from train either
+  # 'stop' the run or 'warn' (reported, the run goes on). The label drift threshold
+  # is the curated schema's; abstract length's is here. Between consecutive months
+  # of the full data the length divergence stays under 0.01.
+  on_data_problem: str = 'warn'
+  max_length_divergence: float = 0.05
 
   transform: settings.TransformSettings = settings.TransformSettings()
   trainer: settings.TrainerSettings = settings.TrainerSettings()
@@ -62,6 +82,16 @@ class PipelineConfig:
   enable_cache: bool = True
   # ML Metadata: SQLite under output_root unless a MySQL store is given.
   mysql_metadata: Optional[MysqlMetadata] = None
+
+  def __post_init__(self):
+    settings.check(self, 'window_spans', self.window_spans >= 0, 'at least 0')
+    settings.check(self, 'eval_month_fraction', 0 < self.eval_month_fraction < 1, 'in (0, 1)')
+    for fraction in ('eval_fraction', 'test_fraction'):
+      settings.check(self, fraction, 0 < getattr(self, fraction) < 0.5, 'in (0, 0.5)')
+    settings.check(self, 'on_data_problem', self.on_data_problem in ('warn', 'stop'),
+                   "'warn' or 'stop'")
+    settings.check(self, 'max_length_divergence', 0 <= self.max_length_divergence <= 1,
+                   'in [0, 1]')
 
   @property
   def pipeline_root(self) -> str:

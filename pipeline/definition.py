@@ -7,6 +7,7 @@ from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components import data_gate
 from components import evaluation
 from components import features
 from components import pusher as pusher_lib
@@ -35,8 +36,9 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     runtime_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
-  """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator
-  -> Pusher. With `runtime_parameters`, RUNTIME_PARAMETERS become pipeline parameters."""
+  """ExampleGen -> statistics, schema, validation -> data gate -> Transform -> Trainer
+  -> Evaluator -> Pusher. With `runtime_parameters`, RUNTIME_PARAMETERS become
+  pipeline parameters."""
   data_path = config.data_path
   trainer_settings = settings.to_custom_config(config.trainer)
   eval_config = evaluation.eval_config(config.min_micro_f1, config.max_micro_f1_regression)
@@ -50,7 +52,10 @@ def create_pipeline(
       seed=config.seed,
       eval_fraction=config.eval_fraction,
       test_fraction=config.test_fraction,
-      min_combination_count=config.min_combination_count)
+      min_combination_count=config.min_combination_count,
+      last_span=config.last_span,
+      window_spans=config.window_spans,
+      eval_month_fraction=config.eval_month_fraction)
 
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
 
@@ -59,6 +64,14 @@ def create_pipeline(
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_importer.outputs['schema'])
+
+  gate = data_gate.DataGate(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_importer.outputs['schema'],
+      anomalies=example_validator.outputs['anomalies'],
+      data_report=example_gen.outputs['data_report'],
+      on_problem=config.on_data_problem,
+      max_length_divergence=config.max_length_divergence)
 
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
@@ -70,6 +83,8 @@ def create_pipeline(
       # per example would double Transform's time for nothing anyone reads.
       disable_statistics=True,
       custom_config=settings.to_custom_config(config.transform))
+  # Transform waits for the data check, which ends the run when set to stop.
+  transform.add_upstream_node(gate)
 
   trainer = tfx.components.Trainer(
       run_fn=RUN_FN,
@@ -104,7 +119,7 @@ def create_pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=[
-          example_gen, statistics_gen, schema_importer, example_validator, transform,
+          example_gen, statistics_gen, schema_importer, example_validator, gate, transform,
           trainer, latest_blessed_model, evaluator, pusher
       ],
       enable_cache=config.enable_cache,

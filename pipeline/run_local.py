@@ -31,7 +31,18 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   defaults = PipelineConfig()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--data', default=defaults.data_path,
-                      help='input CSV file or glob (.csv or .csv.gz); default: the bundled sample')
+                      help='monthly files as a span pattern, e.g. '
+                      "'../shared/data/monthly/arxiv_cs_{YYYY}-{MM}.csv.gz' (split by time), "
+                      'or one CSV file or glob (split at random); .csv or .csv.gz; '
+                      'default: the bundled monthly sample')
+  parser.add_argument('--last-span', default=defaults.last_span,
+                      help='with spans: the test month, e.g. 2026-04 (default: the newest)')
+  parser.add_argument('--window-spans', type=int, default=defaults.window_spans,
+                      help='with spans: how many spans up to the test month to read (0: all)')
+  parser.add_argument('--on-data-problem', default=defaults.on_data_problem,
+                      choices=('warn', 'stop'),
+                      help='schema anomalies or drift of the test split: stop the run '
+                      'before Transform, or warn')
   parser.add_argument('--output-root', default=defaults.output_root,
                       help='where pipeline artifacts, metadata and pushed models go')
   parser.add_argument('--epochs', type=int, default=defaults.trainer.max_epochs,
@@ -64,6 +75,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
     return dataclasses.replace(
         defaults,
         data_path=args.data,
+        last_span=args.last_span,
+        window_spans=args.window_spans,
+        on_data_problem=args.on_data_problem,
         output_root=args.output_root,
         seed=args.seed,
         min_micro_f1=args.min_micro_f1,

@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+from components import data_gate
 from components import evaluation
 from components import trainer
 from components.example_gen import executor as example_gen_executor
@@ -65,10 +65,14 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
     summary['data_path'] = data['input_pattern']
     summary['data'] = {key: data[key] for key in
                        ('rows_read', 'rows_dropped', 'dropped_examples', 'rows_kept',
-                        'split_sizes', 'label_combinations_kept')}
+                        'split_sizes', 'label_combinations_kept', 'spans')
+                       if key in data}
   anomalies = artifact('ExampleValidator', 'anomalies')
   if anomalies:
-    summary['anomalies'] = read_anomalies(anomalies.uri)
+    summary['anomalies'] = data_gate.read_anomalies(anomalies.uri)
+  data_check = artifact('DataGate', 'data_check')
+  if data_check:
+    summary['data_check'] = _read_json(os.path.join(data_check.uri, data_gate.DATA_CHECK_FILE))
   model_run = artifact('Trainer', 'model_run')
   if model_run:
     record = _read_json(os.path.join(model_run.uri, trainer.TRAINING_RECORD_FILE))
@@ -88,22 +92,6 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
     summary['pushed'] = bool(_custom_property(pushed, 'pushed'))
     summary['pushed_model_path'] = _custom_property(pushed, 'pushed_destination') or None
   return summary
-
-
-def read_anomalies(uri: str) -> Dict[str, Dict[str, str]]:
-  """ExampleValidator's findings: {split: {feature: description}}; empty when clean."""
-  found = {}
-  for path in sorted(glob.glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))):
-    anomalies = anomalies_pb2.Anomalies()
-    with open(path, 'rb') as f:
-      anomalies.ParseFromString(f.read())
-    split = os.path.basename(os.path.dirname(path))[len('Split-'):]
-    described = {feature: info.description for feature, info in anomalies.anomaly_info.items()}
-    if anomalies.HasField('dataset_anomaly_info'):
-      described['(dataset)'] = anomalies.dataset_anomaly_info.description
-    if described:
-      found[split] = described
-  return found
 
 
 def write(summary: Dict[str, Any], output_root: str) -> str:
@@ -127,9 +115,18 @@ def format_summary(summary: Dict[str, Any]) -> str:
                    f'{first["detail"][:120]}')
     lines.append('  split sizes ' + ', '.join(
         f'{split} {n:,}' for split, n in data['split_sizes'].items()))
+    if data.get('spans'):
+      lines.append('  spans ' + ', '.join(
+          f'{split} {span_range(names)}' for split, names in data['spans'].items()))
   if 'anomalies' in summary:
     lines.append('  schema anomalies: ' + (json.dumps(summary['anomalies'])
                                            if summary['anomalies'] else 'none'))
+  check = summary.get('data_check')
+  if check:
+    lines.append('  drift of test from train: ' + ', '.join(
+        f'{name} {d["measure"]} {d["value"]} (threshold {d["threshold"]})'
+        for name, d in check['drift'].items()) + f'; data check: {check["verdict"]}')
+    lines.extend(f'    {problem}' for problem in check['problems'])
   model = summary.get('model')
   if model:
     lines.append(f'  labels {model["num_labels"]}, vocabulary {model["vocabulary_size"]:,} '
@@ -146,6 +143,11 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append(f'  blessed: {"yes" if summary["blessed"] else "no"}; pushed: ' +
                  (summary['pushed_model_path'] if summary.get('pushed') else 'no'))
   return '\n'.join(lines)
+
+
+def span_range(names: List[str]) -> str:
+  """['2025-03', ..., '2026-03'] -> '2025-03..2026-03' (spans are contiguous)."""
+  return names[0] if len(names) == 1 else f'{names[0]}..{names[-1]}'
 
 
 def _node_id(store, execution: metadata_store_pb2.Execution, pipeline_name: str) -> str:

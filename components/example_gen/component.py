@@ -31,6 +31,10 @@ class ArxivExampleGenSpec(types.ComponentSpec):
       executor.EVAL_FRACTION_KEY: component_spec.ExecutionParameter(type=float),
       executor.TEST_FRACTION_KEY: component_spec.ExecutionParameter(type=float),
       executor.MIN_COMBINATION_COUNT_KEY: component_spec.ExecutionParameter(type=int),
+      executor.LAST_SPAN_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+      executor.WINDOW_SPANS_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+      executor.EVAL_MONTH_FRACTION_KEY: component_spec.ExecutionParameter(
+          type=float, optional=True),
   }
   INPUTS = {}
   OUTPUTS = {
@@ -41,7 +45,13 @@ class ArxivExampleGenSpec(types.ComponentSpec):
 
 
 class ArxivExampleGen(base_beam_component.BaseBeamComponent):
-  """Outputs `examples` (splits train / eval / test) and a `data_report`."""
+  """Outputs `examples` (splits train / eval / test) and a `data_report`.
+
+  `input_pattern` is a path or glob (one data set, split at random), or a span
+  pattern such as `data/monthly/arxiv_cs_{YYYY}-{MM}.csv.gz` (split by time: the
+  newest span of the window is `test`, see `executor`). For spans, `last_span`
+  ('' = the newest) and `window_spans` (0 = all) choose the window.
+  """
 
   SPEC_CLASS = ArxivExampleGenSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -52,12 +62,18 @@ class ArxivExampleGen(base_beam_component.BaseBeamComponent):
                seed: int,
                eval_fraction: float,
                test_fraction: float,
-               min_combination_count: int = 2):
+               min_combination_count: int = 2,
+               last_span: Union[str, data_types.RuntimeParameter] = '',
+               window_spans: int = 0,
+               eval_month_fraction: float = 0.5):
     super().__init__(spec=ArxivExampleGenSpec(
         input_pattern=input_pattern,
         seed=seed,
         eval_fraction=eval_fraction,
         test_fraction=test_fraction,
         min_combination_count=min_combination_count,
+        last_span=last_span,
+        window_spans=window_spans,
+        eval_month_fraction=eval_month_fraction,
         examples=types.Channel(type=standard_artifacts.Examples),
         data_report=types.Channel(type=DataReport)))

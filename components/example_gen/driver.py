@@ -1,9 +1,11 @@
 """Driver of ArxivExampleGen: fingerprints the input files before caching is decided.
 
 TFX caches an execution on its parameters. The input pattern alone would let a
-rerun reuse stale examples after the CSV changed; adding the files' fingerprint
-(count, size and modification times, as TFX's own file-based ExampleGen does)
-makes a changed input run ExampleGen again.
+rerun reuse stale examples after the CSV changed, or after a new month landed;
+adding the fingerprint (count, size and modification times, as TFX's own
+file-based ExampleGen does) of the files the run will read (for spans, those of
+the window) makes a changed input run ExampleGen again, and leaves a run whose
+window did not change a cache hit.
 """
 
 from tfx.components.example_gen import utils as example_gen_utils
@@ -21,8 +23,10 @@ FINGERPRINT_KEY = example_gen_utils.FINGERPRINT_PROPERTY_NAME
 class InputFingerprintDriver(base_driver.BaseDriver):
 
   def run(self, execution_info: data_types.ExecutionInfo) -> driver_output_pb2.DriverOutput:
-    pattern = execution_info.exec_properties[executor.INPUT_PATTERN_KEY]
+    properties = execution_info.exec_properties
+    window = executor.resolve_input(properties[executor.INPUT_PATTERN_KEY], properties)
+    fingerprint = '\n'.join(io_utils.generate_fingerprint(f'file {index}', path)
+                            for index, (path, _) in enumerate(window.files))
     output = driver_output_pb2.DriverOutput()
-    data_types_utils.set_metadata_value(output.exec_properties[FINGERPRINT_KEY],
-                                    io_utils.generate_fingerprint('input', pattern))
+    data_types_utils.set_metadata_value(output.exec_properties[FINGERPRINT_KEY], fingerprint)
     return output

@@ -1,10 +1,21 @@
-"""Executor of ArxivExampleGen: CSV files in, cleaned and stratified tf.Examples out.
+"""Executor of ArxivExampleGen: CSV files in, cleaned and split tf.Examples out.
 
 The Beam pipeline (all in Beam, nothing loaded whole into one process):
 read every CSV record -> drop bad rows -> keep the first of each duplicated title ->
-drop label combinations seen fewer than `min_combination_count` times -> split each
-label combination 90/5/5 -> read the files again and write each kept paper to its
-split's TFRecords -> write the data report (JSON).
+split -> read the files again and write each kept paper to its split's TFRecords ->
+write the data report (JSON).
+
+Two ways to split:
+- one data set (a path or glob): the reference's recipe. Label combinations seen
+  fewer than `min_combination_count` times are dropped and each combination is
+  split 90/5/5 at random.
+- monthly spans (a pattern with `{YYYY}-{MM}` or `{SPAN}`, see `spans.py`): the
+  split is by time, as the model is used. The newest span is `test`; a stratified
+  `eval_month_fraction` of the span before it is `eval` (early stopping and the
+  decision thresholds, tuned on the most recent papers the model may see); the
+  rest of the window is `train`. A title seen in an earlier span keeps its first
+  paper, so no paper of the test month reaches Transform or the Trainer. Nothing
+  is dropped for being rare: next month's papers are not filtered either.
 """
 
 import csv
@@ -12,7 +23,7 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Dict, Iterator, List, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -28,6 +39,7 @@ from tfx.types import artifact_utils
 
 from components import features
 from components.example_gen import records
+from components.example_gen import spans as spans_lib
 
 EXAMPLES_KEY = 'examples'
 DATA_REPORT_KEY = 'data_report'
@@ -36,6 +48,9 @@ SEED_KEY = 'seed'
 EVAL_FRACTION_KEY = 'eval_fraction'
 TEST_FRACTION_KEY = 'test_fraction'
 MIN_COMBINATION_COUNT_KEY = 'min_combination_count'
+LAST_SPAN_KEY = 'last_span'
+WINDOW_SPANS_KEY = 'window_spans'
+EVAL_MONTH_FRACTION_KEY = 'eval_month_fraction'
 
 DATA_REPORT_FILE = 'data_report.json'
 _RECORD_FILE_PREFIX = 'data_tfrecord'
@@ -46,11 +61,18 @@ _DROPPED = 'dropped'
 _SPLIT = 'split'
 _LABEL = 'label'
 _COMBINATION = 'combination'
+_WORDS = 'abstract_words'
 # Sides of the join of each file with its split table.
 _PATH = 'path'
 _TABLE = 'table'
 # The data report names the first few dropped records of each reason.
 _DROPPED_EXAMPLES_PER_REASON = 5
+# Abstract lengths are counted in bins of this many words (the last bin is open),
+# for the drift check of the newest span against the training window.
+ABSTRACT_WORDS_BIN = 25
+ABSTRACT_WORDS_BINS = 16
+# Where each file's papers go, by its place in the window (temporal split).
+_TRAIN_SPAN, _EVAL_SPAN, _TEST_SPAN = 0, 1, 2
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -63,14 +85,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
     report_artifact = artifact_utils.get_single_instance(output_dict[DATA_REPORT_KEY])
     pattern = exec_properties[INPUT_PATTERN_KEY]
-    paths = matching_files(pattern)
+    window = resolve_input(pattern, exec_properties)
+    paths = [path for path, _ in window.files]
     for path in paths:
       check_header(path)
-    test_fraction = float(exec_properties[TEST_FRACTION_KEY])
-    eval_fraction = float(exec_properties[EVAL_FRACTION_KEY])
-    fractions = (1.0 - eval_fraction - test_fraction, eval_fraction, test_fraction)
-    if min(fractions) <= 0:
-      raise ValueError(f'split fractions must all be positive, got {fractions}')
+    group_fractions, min_combination_count = split_plan(window, exec_properties)
 
     examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
     report_path = os.path.join(report_artifact.uri, DATA_REPORT_FILE)
@@ -81,14 +100,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           | 'CleanAndSplit' >> CleanAndSplit(
               split_uri=lambda split: artifact_utils.get_split_uri([examples], split),
               seed=int(exec_properties[SEED_KEY]),
-              fractions=fractions,
-              min_combination_count=int(exec_properties[MIN_COMBINATION_COUNT_KEY])))
+              file_groups=tuple(group for _, group in window.files),
+              group_fractions=group_fractions,
+              min_combination_count=min_combination_count))
       _ = (counts
            | 'SumCounts' >> beam.CombinePerKey(sum)
            | 'CollectCounts' >> beam.combiners.ToDict()
            | 'WriteReport' >> beam.Map(
                lambda totals, first_dropped: write_report(
-                   report_path, pattern, paths, totals, first_dropped),
+                   report_path, pattern, window, totals, first_dropped),
                first_dropped=beam.pvalue.AsSingleton(
                    dropped_examples | 'CollectDroppedExamples' >> beam.combiners.ToDict())))
 
@@ -96,6 +116,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     check_report(report)
     examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
     examples_utils.set_file_format(examples, 'tfrecords_gzip')
+    if window.span_names:
+      # MLMD then says which months a model was trained, tuned and tested on.
+      examples.span = window.test_span
+      for split, names in report['spans'].items():
+        examples.set_string_custom_property(f'{split}_spans', ','.join(names))
     examples.set_string_custom_property(
         example_gen_utils.FINGERPRINT_PROPERTY_NAME,
         exec_properties.get(example_gen_utils.FINGERPRINT_PROPERTY_NAME, ''))
@@ -103,6 +128,41 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     report_artifact.set_int_custom_property('rows_kept', report['rows_kept'])
     for split, size in report['split_sizes'].items():
       report_artifact.set_int_custom_property(f'{split}_rows', size)
+
+
+class InputWindow(NamedTuple):
+  """What a run reads: (path, group) per file, oldest first; for spans, their names."""
+  files: Tuple[Tuple[str, int], ...]
+  span_names: Tuple[str, ...] = ()  # Aligned with `files`; empty for one data set.
+  test_span: int = 0  # The newest span's number (the Examples artifact's `span`).
+
+
+def resolve_input(pattern: str, exec_properties: Dict[str, Any]) -> InputWindow:
+  """The files of a run: every match of a plain pattern, or the span window."""
+  if not spans_lib.is_span_pattern(pattern):
+    return InputWindow(tuple((path, _TRAIN_SPAN) for path in matching_files(pattern)))
+  selected = spans_lib.select(pattern, exec_properties.get(LAST_SPAN_KEY) or '',
+                              int(exec_properties.get(WINDOW_SPANS_KEY) or 0))
+  groups = [_TRAIN_SPAN] * (len(selected) - 2) + [_EVAL_SPAN, _TEST_SPAN]
+  return InputWindow(tuple((span.path, group) for span, group in zip(selected, groups)),
+                     tuple(span.name for span in selected), selected[-1].number)
+
+
+def split_plan(window: InputWindow, exec_properties: Dict[str, Any]
+               ) -> Tuple[Tuple[Tuple[float, ...], ...], int]:
+  """Per file group, the (train, eval, test) fractions its papers are dealt into; and
+  the fewest papers a label combination needs to be kept."""
+  if window.span_names:
+    share = float(exec_properties[EVAL_MONTH_FRACTION_KEY])
+    if not 0 < share < 1:
+      raise ValueError(f'eval_month_fraction must be in (0, 1), got {share}')
+    return ((1.0, 0.0, 0.0), (1.0 - share, share, 0.0), (0.0, 0.0, 1.0)), 1
+  test_fraction = float(exec_properties[TEST_FRACTION_KEY])
+  eval_fraction = float(exec_properties[EVAL_FRACTION_KEY])
+  fractions = (1.0 - eval_fraction - test_fraction, eval_fraction, test_fraction)
+  if min(fractions) <= 0:
+    raise ValueError(f'split fractions must all be positive, got {fractions}')
+  return (fractions,), int(exec_properties[MIN_COMBINATION_COUNT_KEY])
 
 
 def matching_files(pattern: str) -> List[str]:
@@ -146,11 +206,16 @@ def _file_and_record(source_id: int) -> Tuple[int, int]:
 
 
 @beam.ptransform_fn
-def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
+def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
+                  group_fractions: Tuple[Tuple[float, ...], ...],
                   min_combination_count: int):  # pylint: disable=invalid-name
   """(file index, path) pairs in; writes each split's TFRecords. Returns (count key,
   n) pairs, and the first dropped records of each reason as
   (reason, [(source, detail), ...]).
+
+  Each file belongs to a group (`file_groups`, by file index) whose papers are dealt
+  into (train, eval, test) by `group_fractions[group]`, stratified on the label
+  combination within the group.
 
   Two passes over the files keep memory small: the first decides each paper's split
   from fingerprints of its title and label set (the shuffles carry a few integers a
@@ -166,10 +231,10 @@ def CleanAndSplit(files, split_uri, seed: int, fractions: Tuple[float, ...],
 
   assigned = (keys
               | 'KeepFirstOfTitle' >> beam.CombinePerKey(_KeepFirst())
-              | 'KeyByCombination' >> beam.Map(_by_combination)
+              | 'KeyByCombination' >> beam.Map(_by_combination, file_groups)
               | 'GroupByCombination' >> beam.GroupByKey()
               | 'AssignSplits' >> beam.ParDo(
-                  _AssignSplits(seed, fractions, min_combination_count)).with_output_types(
+                  _AssignSplits(seed, group_fractions, min_combination_count)).with_output_types(
                       Tuple[int, Tuple[int, int]]).with_outputs(_DROPPED, main=_SPLIT))
   split_tables = assigned[_SPLIT] | 'SplitTablePerFile' >> beam.CombinePerKey(_SplitTable())
 
@@ -255,24 +320,26 @@ class _KeepFirst(beam.CombineFn):
     return accumulator
 
 
-def _by_combination(kept: Tuple[int, Tuple[Tuple[int, int], int]]
-                    ) -> Tuple[int, Tuple[int, int, int]]:
+def _by_combination(kept: Tuple[int, Tuple[Tuple[int, int], int]], file_groups: Tuple[int, ...]
+                    ) -> Tuple[Tuple[int, int], Tuple[int, int, int]]:
   """(title, ((source id, label set), papers with the title)) ->
-  (label set, (source id, title, papers with the title))."""
+  ((file group, label set), (source id, title, papers with the title))."""
   title, ((source_id, combination), count) = kept
-  return combination, (source_id, title, count)
+  return (file_groups[_file_and_record(source_id)[0]], combination), (source_id, title, count)
 
 
 class _AssignSplits(beam.DoFn):
-  """Splits one label combination's papers by systematic stratified sampling."""
+  """Splits one label combination's papers of a file group by systematic stratified
+  sampling."""
 
-  def __init__(self, seed: int, fractions: Tuple[float, ...], min_count: int):
+  def __init__(self, seed: int, group_fractions: Tuple[Tuple[float, ...], ...],
+               min_count: int):
     self._seed = seed
-    self._fractions = fractions
+    self._group_fractions = group_fractions
     self._min_count = min_count
 
   def process(self, element):
-    combination, kept = element
+    (group, combination), kept = element
     # `kept` holds (source id, title fingerprint, papers with that title) per title.
     kept = list(kept)
     duplicates = sum(count - 1 for _, _, count in kept)
@@ -289,8 +356,8 @@ class _AssignSplits(beam.DoFn):
     order = sorted(kept, key=lambda paper: records.unit_hash(self._seed, 'paper', str(paper[1])))
     for rank, (source_id, _, _) in enumerate(order):
       file_index, record = _file_and_record(source_id)
-      yield file_index, (record, records.split_for_rank(rank, len(kept), offset,
-                                                        self._fractions))
+      yield file_index, (record, records.split_for_rank(
+          rank, len(kept), offset, self._group_fractions[group]))
 
 
 class _SplitTable(beam.CombineFn):
@@ -327,6 +394,12 @@ def _split_counts(item: Tuple[int, records.Paper]) -> Iterator[Tuple[Any, int]]:
   yield (_SPLIT, split), 1
   for label in item[1].labels:
     yield (_LABEL, split, label), 1
+  yield (_WORDS, split, abstract_words_bin(item[1].abstract)), 1
+
+
+def abstract_words_bin(abstract: str) -> int:
+  """The length bin of an abstract: words // ABSTRACT_WORDS_BIN, the last bin open."""
+  return min(len(abstract.split()) // ABSTRACT_WORDS_BIN, ABSTRACT_WORDS_BINS - 1)
 
 
 def to_example(paper: records.Paper) -> tf.train.Example:
@@ -341,12 +414,13 @@ def to_example(paper: records.Paper) -> tf.train.Example:
   }))
 
 
-def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, int],
+def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any, int],
                  first_dropped: Dict[str, List[Any]]) -> None:
   """Writes the data report: every row read is either kept in a split or dropped."""
   dropped = {reason.value: 0 for reason in records.DropReason}
   label_counts = {split: {} for split in features.SPLITS}
   split_sizes = {split: 0 for split in features.SPLITS}
+  words = {split: [0] * ABSTRACT_WORDS_BINS for split in features.SPLITS}
   for key, count in totals.items():
     if key[0] == _DROPPED and key[1] in dropped:
       dropped[key[1]] += count
@@ -354,9 +428,15 @@ def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, in
       split_sizes[key[1]] = count
     elif key[0] == _LABEL:
       label_counts[key[1]][key[2]] = count
+    elif key[0] == _WORDS:
+      words[key[1]][key[2]] = count
   report = {
       'input_pattern': pattern,
-      'input_files': files,
+      'input_files': [path for path, _ in window.files],
+      # Which spans fed each split (empty for one data set split at random).
+      'spans': {split: sorted({name for name, (_, group) in zip(window.span_names, window.files)
+                               if split_can_hold(split, group)})
+                for split in features.SPLITS} if window.span_names else {},
       'rows_read': totals.get(_READ, 0),
       'rows_dropped': dropped,
       # Where to look: file, 1-based data record and lines, and what is wrong.
@@ -367,6 +447,8 @@ def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, in
       'rows_kept': sum(split_sizes.values()),
       'split_sizes': split_sizes,
       'label_combinations_kept': totals.get((_COMBINATION, 'kept'), 0),
+      'abstract_words_bin': ABSTRACT_WORDS_BIN,
+      'abstract_words': words,
       'label_counts': {
           split: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
           for split, counts in label_counts.items()
@@ -374,6 +456,13 @@ def write_report(path: str, pattern: str, files: List[str], totals: Dict[Any, in
   }
   with FileSystems.create(path) as f:
     f.write(json.dumps(report, indent=2).encode('utf-8'))
+
+
+def split_can_hold(split: str, group: int) -> bool:
+  """Whether papers of a file group can reach `split` in the temporal split."""
+  return {features.TRAIN_SPLIT: group in (_TRAIN_SPAN, _EVAL_SPAN),
+          features.EVAL_SPLIT: group == _EVAL_SPAN,
+          features.TEST_SPLIT: group == _TEST_SPAN}[split]
 
 
 def read_report(path: str) -> Dict[str, Any]:

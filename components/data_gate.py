@@ -1,0 +1,157 @@
+"""DataGate: schema anomalies and drift of the newest span, checked before Transform.
+
+ExampleValidator reports each split's schema anomalies but stops nothing. A model
+trained on months whose data broke, or scored on a month unlike its training
+window, is worth knowing about before an hour of Transform and training; whether
+it stops the run or only warns is the operator's choice (`on_problem`).
+
+Drift compares the `test` split (with monthly spans, the newest month) with the
+`train` split (the training window):
+- labels: TFDV's L-infinity distance between the two label distributions, against
+  the `drift_comparator` threshold of `labels` in the curated schema;
+- abstract length: Jensen-Shannon divergence (base 2, 0 to 1) of the words-per-
+  abstract histograms that ExampleGen counts, against `max_length_divergence`.
+The findings go to a `data_check.json` artifact that the run summary and the
+evaluation report show.
+"""
+
+import glob
+import json
+import os
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx import types
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
+
+from components import errors
+from components import features
+from components.example_gen import executor as example_gen_executor
+from components.example_gen.component import DataReport
+
+DATA_CHECK_FILE = 'data_check.json'
+ON_PROBLEM_CHOICES = ('warn', 'stop')
+_DRIFT_REASONS = (anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
+                  anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH)
+
+
+class DataCheck(types.Artifact):
+  """JSON: schema anomalies per split, drift measurements, and the gate's verdict."""
+  TYPE_NAME = 'arxiv.DataCheck'
+
+
+class DataProblem(errors.DataError):
+  """The data broke the schema or drifted, and the gate is set to stop the run."""
+
+
+def read_anomalies(uri: str) -> Dict[str, Dict[str, str]]:
+  """ExampleValidator's findings: {split: {feature: description}}; empty when clean."""
+  found = {}
+  for path in sorted(glob.glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))):
+    anomalies = anomalies_pb2.Anomalies()
+    with open(path, 'rb') as f:
+      anomalies.ParseFromString(f.read())
+    split = os.path.basename(os.path.dirname(path))[len('Split-'):]
+    described = {feature: info.description for feature, info in anomalies.anomaly_info.items()}
+    if anomalies.HasField('dataset_anomaly_info'):
+      described['(dataset)'] = anomalies.dataset_anomaly_info.description
+    if described:
+      found[split] = described
+  return found
+
+
+def label_drift(train: statistics_pb2.DatasetFeatureStatisticsList,
+                test: statistics_pb2.DatasetFeatureStatisticsList,
+                schema: schema_pb2.Schema) -> Dict[str, Any]:
+  """TFDV's L-infinity distance of the label distributions, and whether it is too far."""
+  comparator = tfdv.get_feature(schema, features.LABELS_KEY).drift_comparator
+  threshold = comparator.infinity_norm.threshold
+  anomalies = tfdv.validate_statistics(test, schema, previous_statistics=train)
+  distance = 0.0
+  for info in anomalies.drift_skew_info:
+    for measurement in info.drift_measurements:
+      if measurement.type == anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY:
+        distance = max(distance, measurement.value)
+  drifted = features.LABELS_KEY in anomalies.anomaly_info and any(
+      reason.type in _DRIFT_REASONS
+      for reason in anomalies.anomaly_info[features.LABELS_KEY].reason)
+  return {'measure': 'L-infinity', 'value': round(distance, 4),
+          'threshold': threshold, 'drifted': drifted}
+
+
+def jensen_shannon(counts_a: Sequence[float], counts_b: Sequence[float]) -> float:
+  """Jensen-Shannon divergence (base 2: 0 same, 1 disjoint) of two histograms."""
+  p = np.asarray(counts_a, float)
+  q = np.asarray(counts_b, float)
+  if not p.sum() or not q.sum():
+    return 0.0
+  p, q = p / p.sum(), q / q.sum()
+  m = (p + q) / 2
+
+  def kl(a):
+    present = a > 0
+    return float(np.sum(a[present] * np.log2(a[present] / m[present])))
+
+  return (kl(p) + kl(q)) / 2
+
+
+def length_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
+  words = report['abstract_words']
+  value = jensen_shannon(words[features.TRAIN_SPLIT], words[features.TEST_SPLIT])
+  return {'measure': 'Jensen-Shannon', 'value': round(value, 4), 'threshold': threshold,
+          'drifted': value > threshold}
+
+
+def check(anomalies: Dict[str, Dict[str, str]], drift: Dict[str, Dict[str, Any]],
+          on_problem: str) -> Dict[str, Any]:
+  """The gate's verdict: 'pass', or 'warn' / 'stop' with the problems found."""
+  if on_problem not in ON_PROBLEM_CHOICES:
+    raise ValueError(f'on_problem must be one of {ON_PROBLEM_CHOICES}, got {on_problem!r}')
+  problems: List[str] = [f'{split} split: {feature}: {description}'
+                         for split, found in anomalies.items()
+                         for feature, description in found.items()]
+  problems += [f'{name} drift of the test split from train: {d["measure"]} {d["value"]} > '
+               f'{d["threshold"]}' for name, d in drift.items() if d['drifted']]
+  return {'verdict': on_problem if problems else 'pass', 'problems': problems,
+          'anomalies': anomalies, 'drift': drift}
+
+
+def _statistics(artifact: types.Artifact, split: str
+                ) -> statistics_pb2.DatasetFeatureStatisticsList:
+  path = os.path.join(artifact.uri, f'Split-{split}', 'FeatureStats.pb')
+  return tfdv.load_stats_binary(path)
+
+
+@tfx.dsl.components.component
+def DataGate(  # pylint: disable=invalid-name
+    statistics: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleStatistics],
+    schema: tfx.dsl.components.InputArtifact[standard_artifacts.Schema],
+    anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+    data_report: tfx.dsl.components.InputArtifact[DataReport],
+    data_check: tfx.dsl.components.OutputArtifact[DataCheck],
+    on_problem: tfx.dsl.components.Parameter[str] = 'warn',
+    max_length_divergence: tfx.dsl.components.Parameter[float] = 0.1):
+  """Writes the data check; raises DataProblem when there is one and `on_problem` is
+  'stop', which ends the run before Transform."""
+  schema_proto = io_utils.SchemaReader().read(
+      io_utils.get_only_uri_in_dir(schema.uri))
+  report = example_gen_executor.read_report(
+      os.path.join(data_report.uri, example_gen_executor.DATA_REPORT_FILE))
+  result = check(
+      read_anomalies(anomalies.uri),
+      {'label': label_drift(_statistics(statistics, features.TRAIN_SPLIT),
+                            _statistics(statistics, features.TEST_SPLIT), schema_proto),
+       'abstract length': length_drift(report, max_length_divergence)},
+      on_problem)
+  with open(os.path.join(data_check.uri, DATA_CHECK_FILE), 'w', encoding='utf-8') as f:
+    json.dump(result, f, indent=2)
+  data_check.set_string_custom_property('verdict', result['verdict'])
+  if result['verdict'] == 'stop':
+    raise DataProblem('the data check stopped the run before Transform (on_problem=stop): ' +
+                      '; '.join(result['problems']))
