@@ -46,7 +46,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
                                  name='thresholds')
   top_k = min(top_k, len(label_names))
   example_spec = tf_transform_output.raw_feature_spec()
-  input_spec = {k: v for k, v in example_spec.items() if k != features.LABELS_KEY}
+  # The text is the model's input; labels and span are not.
+  input_spec = {k: example_spec[k] for k in (features.ABSTRACT_KEY, features.TITLE_KEY)}
 
   def predict(raw_features: Dict[str, tf.Tensor]) -> tf.Tensor:
     return model(model.tft_layer(raw_features))

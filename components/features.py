@@ -10,6 +10,10 @@ CSV_REQUIRED_COLUMNS = (CSV_TITLE_COLUMN, CSV_ABSTRACT_COLUMN, CSV_TERMS_COLUMN)
 TITLE_KEY = 'title'
 ABSTRACT_KEY = 'abstract'
 LABELS_KEY = 'labels'  # The paper's arXiv categories, in the order the CSV lists them.
+# The span (months since 1970-01) a paper's file belongs to, with monthly input; absent
+# otherwise. Not a model input: Transform passes it on (-1 when absent) for the
+# Trainer's recency weights.
+SPAN_KEY = 'span'
 
 # Splits written by ExampleGen and what each is used for.
 TRAIN_SPLIT = 'train'  # Fits the model; the only split Transform analyzes.

@@ -6,7 +6,7 @@ macro F1, precision@k) for threshold tuning in the Trainer, the run summary and 
 benchmarks. The Evaluator computes the same quantities with TFMA.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -74,16 +74,30 @@ def paired_bootstrap(labels: np.ndarray, model_a: Tuple[np.ndarray, np.ndarray],
   luck of the draw that both share: it says whether A beats B on papers like these,
   not only on these. Returns {'a' | 'b' | 'a_minus_b': {metric: interval}}.
   """
-  labels = np.asarray(labels) >= 0.5
-  weights = np.random.default_rng(seed).multinomial(
-      len(labels), np.full(len(labels), 1.0 / len(labels)), size=resamples)
+  return paired_bootstrap_mean([(labels, model_a, model_b)], resamples, confidence, seed)
 
-  def estimate_and_samples(model):
-    estimate = _weighted_metrics(labels, *model, np.ones((1, len(labels))))
-    samples = _weighted_metrics(labels, *model, weights)
-    return {name: (estimate[name][0], samples[name]) for name in BOOTSTRAPPED_METRICS}
 
-  a, b = estimate_and_samples(model_a), estimate_and_samples(model_b)
+def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray],
+                                                 Tuple[np.ndarray, np.ndarray]]],
+                          resamples: int = 1000, confidence: float = 0.95,
+                          seed: int = 0) -> Dict[str, Dict[str, Interval]]:
+  """`paired_bootstrap` of the mean of a metric over groups of examples (the months of
+  a backtest): each (labels, model A, model B) group is resampled on its own, its
+  metrics computed, and the groups' figures averaged, resample by resample."""
+  rng = np.random.default_rng(seed)
+  totals = {'a': {}, 'b': {}}
+  for labels, model_a, model_b in groups:
+    labels = np.asarray(labels) >= 0.5
+    weights = rng.multinomial(len(labels), np.full(len(labels), 1.0 / len(labels)),
+                              size=resamples)
+    for side, model in (('a', model_a), ('b', model_b)):
+      estimate = _weighted_metrics(labels, *model, np.ones((1, len(labels))))
+      samples = _weighted_metrics(labels, *model, weights)
+      for name in BOOTSTRAPPED_METRICS:
+        previous = totals[side].get(name, (0.0, 0.0))
+        totals[side][name] = (previous[0] + estimate[name][0] / len(groups),
+                              previous[1] + samples[name] / len(groups))
+  a, b = totals['a'], totals['b']
   tail = 50 * (1 - confidence)
 
   def interval(estimate, samples):

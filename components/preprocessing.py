@@ -5,7 +5,8 @@ vocabulary learned on the train split -> TF-IDF weights as Keras' TextVectorizat
 (`output_mode='tf_idf'`) computes them: the n-gram's count in the abstract times
 log(1 + documents / (1 + documents containing it)), document counts from train.
 Labels -> ids in a label vocabulary learned on the train split (the sparse form of
-the multi-hot vector; see `components.labels`).
+the multi-hot vector; see `components.labels`). The span is passed on, -1 where a
+paper has none.
 """
 
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -53,6 +54,8 @@ def preprocessing_fn(inputs: Dict[str, Any],
       features.NGRAM_IDS_KEY: ids,
       features.NGRAM_WEIGHTS_KEY: weights,
       features.LABEL_IDS_KEY: _drop_unknown(label_ids),
+      features.SPAN_KEY: tf.reshape(tft.sparse_tensor_to_dense_with_shape(
+          inputs[features.SPAN_KEY], [None, 1], default_value=-1), [-1]),
   }
 
 

@@ -59,6 +59,10 @@ class TrainerSettings:
   # unshrunk (3 positives) 0.695 / 0.285; shrunk by 20, 0.701 / 0.286.
   label_threshold_min_positives: int = 5
   label_threshold_shrinkage: float = 20.0
+  # With monthly spans, a training paper k months older than the newest training
+  # month weighs 0.5 ** (k / recency_half_life_months) in the loss (weights scaled to
+  # mean 1), so the model leans toward the current label mix; 0 weighs all alike.
+  recency_half_life_months: float = 0.0
   seed: int = 42
 
   def __post_init__(self):
@@ -69,6 +73,8 @@ class TrainerSettings:
     check(self, 'rare_label_frequency', 0 <= self.rare_label_frequency <= 1, 'in [0, 1]')
     check(self, 'rare_label_weight_power', self.rare_label_weight_power >= 0,
            'at least 0')
+    check(self, 'recency_half_life_months', self.recency_half_life_months >= 0,
+          'at least 0')
 
 
 def to_custom_config(settings: Any) -> Dict[str, Any]:

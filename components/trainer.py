@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -41,6 +41,7 @@ class InMemorySplit:
   ngram_ids: tf.RaggedTensor  # [examples, n-grams]
   ngram_weights: tf.RaggedTensor
   labels: tf.Tensor  # [examples, labels] multi-hot
+  spans: np.ndarray  # [examples] span numbers, -1 without spans
 
   @property
   def size(self) -> int:
@@ -54,18 +55,30 @@ def load_split(file_pattern: List[str], data_accessor: tfx.components.DataAccess
       file_pattern,
       tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False),
       tf_transform_output.transformed_metadata.schema)
-  ids, weights, labels = [], [], []
+  ids, weights, labels, spans = [], [], [], []
   for batch in dataset:
     ids.append(tf.RaggedTensor.from_sparse(batch[features.NGRAM_IDS_KEY]))
     weights.append(tf.RaggedTensor.from_sparse(batch[features.NGRAM_WEIGHTS_KEY]))
     labels.append(labels_lib.multi_hot(batch[features.LABEL_IDS_KEY], num_labels))
+    spans.append(np.reshape(batch[features.SPAN_KEY].numpy(), [-1]))
   return InMemorySplit(tf.concat(ids, axis=0), tf.concat(weights, axis=0),
-                       tf.concat(labels, axis=0))
+                       tf.concat(labels, axis=0), np.concatenate(spans))
 
 
-def batches(split: InMemorySplit, batch_size: int, shuffle: bool,
-            seed: int) -> tf.data.Dataset:
-  """One pass over `split` as ({ids, weights}, multi-hot labels), reshuffled each pass."""
+def recency_weights(spans: np.ndarray, half_life_months: float) -> np.ndarray:
+  """Per example, 0.5 ** (months before the newest span / half life), scaled to mean 1;
+  all 1 without a half life or without spans (-1)."""
+  spans = np.asarray(spans, np.float64)
+  if not half_life_months or spans.size == 0 or spans.min() < 0:
+    return np.ones(len(spans), np.float32)
+  weights = 0.5 ** ((spans.max() - spans) / half_life_months)
+  return (weights / weights.mean()).astype(np.float32)
+
+
+def batches(split: InMemorySplit, batch_size: int, shuffle: bool, seed: int,
+            example_weights: Optional[np.ndarray] = None) -> tf.data.Dataset:
+  """One pass over `split` as ({ids, weights}, multi-hot labels[, example weights]),
+  reshuffled each pass."""
   indices = tf.data.Dataset.range(split.size)
   if shuffle:
     indices = indices.shuffle(split.size, seed=seed, reshuffle_each_iteration=True)
@@ -75,7 +88,10 @@ def batches(split: InMemorySplit, batch_size: int, shuffle: bool,
         features.NGRAM_IDS_KEY: tf.gather(split.ngram_ids, batch_indices).to_sparse(),
         features.NGRAM_WEIGHTS_KEY: tf.gather(split.ngram_weights, batch_indices).to_sparse(),
     }
-    return inputs, tf.gather(split.labels, batch_indices)
+    if example_weights is None:
+      return inputs, tf.gather(split.labels, batch_indices)
+    return inputs, tf.gather(split.labels, batch_indices), tf.gather(
+        example_weights, batch_indices)
 
   return indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
       tf.data.AUTOTUNE)
@@ -110,7 +126,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   train_split, eval_split = (
       load_split(files, fn_args.data_accessor, tf_transform_output, len(label_names))
       for files in (fn_args.train_files, fn_args.eval_files))
-  train_dataset = batches(train_split, settings.batch_size, shuffle=True, seed=settings.seed)
+  example_weights = recency_weights(train_split.spans, settings.recency_half_life_months)
+  train_dataset = batches(train_split, settings.batch_size, shuffle=True, seed=settings.seed,
+                          example_weights=tf.constant(example_weights))
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
 
   positive_weights = model_lib.rare_label_weights(
@@ -143,6 +161,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       'num_labels': len(label_names),
       'parameters': model.count_params(),
       'positive_weights': dict(zip(label_names, positive_weights.tolist())),
+      'recency_weights': {str(span): float(weight) for span, weight in sorted(
+          dict(zip(train_split.spans.tolist(), example_weights.tolist())).items())},
       'threshold': threshold,
       'label_thresholds': dict(zip(label_names, thresholds.tolist())),
       # In-sample for the thresholds: the Evaluator's test metrics are the honest ones.

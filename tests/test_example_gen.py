@@ -16,8 +16,8 @@ from components.example_gen.component import DataReport
 from tests.conftest import write_csv
 
 
-def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
-  """Runs the executor; returns (report, {split: {title: (abstract, labels)}})."""
+def execute(output_dir, pattern, **properties):
+  """Runs the executor; returns (report, Examples artifact, {split: [tf.Example]})."""
   examples = standard_artifacts.Examples()
   examples.uri = os.path.join(output_dir, 'examples')
   report = DataReport()
@@ -25,19 +25,30 @@ def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
   executor.Executor().Do({}, {executor.EXAMPLES_KEY: [examples],
                               executor.DATA_REPORT_KEY: [report]}, {
       executor.INPUT_PATTERN_KEY: pattern,
-      executor.SEED_KEY: seed,
+      executor.SEED_KEY: 42,
       executor.EVAL_FRACTION_KEY: 0.05,
       executor.TEST_FRACTION_KEY: 0.05,
-      executor.MIN_COMBINATION_COUNT_KEY: min_combination_count,
+      executor.MIN_COMBINATION_COUNT_KEY: 2,
+      **properties,
   })
   with open(os.path.join(report.uri, executor.DATA_REPORT_FILE)) as f:
     data_report = json.load(f)
   splits = {}
   for split in features.SPLITS:
     files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz'))
+    splits[split] = [tf.train.Example.FromString(record.numpy())
+                     for record in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+  return data_report, examples, splits
+
+
+def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
+  """Runs the executor; returns (report, {split: {title: (abstract, labels)}})."""
+  data_report, _, examples = execute(output_dir, pattern, seed=seed,
+                                     min_combination_count=min_combination_count)
+  splits = {}
+  for split, split_examples in examples.items():
     papers = {}
-    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-      example = tf.train.Example.FromString(record.numpy())
+    for example in split_examples:
       values = {k: [v.decode() for v in f.bytes_list.value]
                 for k, f in example.features.feature.items()}
       papers[values[features.TITLE_KEY][0]] = (values[features.ABSTRACT_KEY][0],

@@ -20,7 +20,8 @@ from serving.predictor import Predictor
 from tests.conftest import sample_rows, write_csv
 
 COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
-              'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher')
+              'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
+              'Evaluator', 'Pusher')
 VISION = ('We propose a convolutional neural network for semantic segmentation of images. '
           'Our detector localizes objects in video frames and improves image recognition.')
 LANGUAGE = ('We fine-tune a large language model for machine translation and question '
@@ -40,6 +41,9 @@ def test_run_summary_accounts_for_every_row(first_run):
   assert sum(data['split_sizes'].values()) == data['rows_kept']
   assert data['split_sizes']['train'] > 10 * data['split_sizes']['test'] > 0
   assert first_run['anomalies'] == {}  # Real, clean data matches the curated schema.
+  # A random split: no spans, and test drifts from train by sampling noise alone.
+  assert 'spans' not in data
+  assert first_run['data_check']['verdict'] == 'pass'
   with open(first_run['summary_path']) as f:
     assert json.load(f)['data'] == data
 
@@ -106,7 +110,7 @@ def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
   states = {node: c['state'] for node, c in rerun['components'].items()}
   # The first run's model is now the blessed baseline: evaluation (and so the push
   # decision) runs again against it, everything upstream comes from the cache.
-  assert all(states[node] == 'CACHED' for node in COMPONENTS[:6]), states
+  assert all(states[node] == 'CACHED' for node in COMPONENTS[:7]), states
   assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
   # The same model is not published twice.
   assert rerun['pushed_model_path'] == first_run['pushed_model_path']

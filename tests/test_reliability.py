@@ -75,7 +75,7 @@ def test_a_run_killed_during_training_completes_when_started_again(tmp_path):
   subprocess.run(command(data, output_root), check=True, capture_output=True)
   summary = summary_of(output_root)
   states = {node: c['state'] for node, c in summary['components'].items()}
-  assert all(states[node] == 'CACHED' for node in COMPONENTS[:5]), states
+  assert all(states[node] == 'CACHED' for node in COMPONENTS[:6]), states
   assert states['Trainer'] == states['Evaluator'] == states['Pusher'] == 'COMPLETE'
   assert summary['pushed']
   # One complete version, nothing staged or half-written beside it.

@@ -23,7 +23,7 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Dict, Iterator, List, NamedTuple, Tuple, Union
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -102,7 +102,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
               seed=int(exec_properties[SEED_KEY]),
               file_groups=tuple(group for _, group in window.files),
               group_fractions=group_fractions,
-              min_combination_count=min_combination_count))
+              min_combination_count=min_combination_count,
+              span_of_file=window.span_numbers()))
       _ = (counts
            | 'SumCounts' >> beam.CombinePerKey(sum)
            | 'CollectCounts' >> beam.combiners.ToDict()
@@ -135,6 +136,11 @@ class InputWindow(NamedTuple):
   files: Tuple[Tuple[str, int], ...]
   span_names: Tuple[str, ...] = ()  # Aligned with `files`; empty for one data set.
   test_span: int = 0  # The newest span's number (the Examples artifact's `span`).
+  numbers: Tuple[int, ...] = ()  # The spans' numbers, aligned with `files`.
+
+  def span_numbers(self) -> Dict[str, int]:
+    """Path -> span number (empty for one data set)."""
+    return {path: number for (path, _), number in zip(self.files, self.numbers)}
 
 
 def resolve_input(pattern: str, exec_properties: Dict[str, Any]) -> InputWindow:
@@ -145,7 +151,8 @@ def resolve_input(pattern: str, exec_properties: Dict[str, Any]) -> InputWindow:
                               int(exec_properties.get(WINDOW_SPANS_KEY) or 0))
   groups = [_TRAIN_SPAN] * (len(selected) - 2) + [_EVAL_SPAN, _TEST_SPAN]
   return InputWindow(tuple((span.path, group) for span, group in zip(selected, groups)),
-                     tuple(span.name for span in selected), selected[-1].number)
+                     tuple(span.name for span in selected), selected[-1].number,
+                     tuple(span.number for span in selected))
 
 
 def split_plan(window: InputWindow, exec_properties: Dict[str, Any]
@@ -208,14 +215,16 @@ def _file_and_record(source_id: int) -> Tuple[int, int]:
 @beam.ptransform_fn
 def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
                   group_fractions: Tuple[Tuple[float, ...], ...],
-                  min_combination_count: int):  # pylint: disable=invalid-name
+                  min_combination_count: int,
+                  span_of_file: Dict[str, int]):  # pylint: disable=invalid-name
   """(file index, path) pairs in; writes each split's TFRecords. Returns (count key,
   n) pairs, and the first dropped records of each reason as
   (reason, [(source, detail), ...]).
 
   Each file belongs to a group (`file_groups`, by file index) whose papers are dealt
   into (train, eval, test) by `group_fractions[group]`, stratified on the label
-  combination within the group.
+  combination within the group. `span_of_file` gives the span number written into
+  each paper of a file (none for files not in it).
 
   Two passes over the files keep memory small: the first decides each paper's split
   from fingerprints of its title and label set (the shuffles carry a few integers a
@@ -247,7 +256,9 @@ def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
       lambda item, _: item[0], len(features.SPLITS))
   for index, split in enumerate(features.SPLITS):
     _ = (by_split[index]
-         | f'ToExample[{split}]' >> beam.Map(lambda item: to_example(item[1]).SerializeToString())
+         | f'ToExample[{split}]' >> beam.Map(
+             lambda item: to_example(item[1], span_of_file.get(item[1].source[0]))
+             .SerializeToString())
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(split_uri(split), _RECORD_FILE_PREFIX), file_name_suffix='.gz'))
 
@@ -402,16 +413,19 @@ def abstract_words_bin(abstract: str) -> int:
   return min(len(abstract.split()) // ABSTRACT_WORDS_BIN, ABSTRACT_WORDS_BINS - 1)
 
 
-def to_example(paper: records.Paper) -> tf.train.Example:
+def to_example(paper: records.Paper, span: Optional[int] = None) -> tf.train.Example:
   def strings(*values):
     return tf.train.Feature(bytes_list=tf.train.BytesList(
         value=[v.encode('utf-8') for v in values]))
 
-  return tf.train.Example(features=tf.train.Features(feature={
+  feature = {
       features.TITLE_KEY: strings(paper.title),
       features.ABSTRACT_KEY: strings(paper.abstract),
       features.LABELS_KEY: strings(*paper.labels),
-  }))
+  }
+  if span is not None:
+    feature[features.SPAN_KEY] = tf.train.Feature(int64_list=tf.train.Int64List(value=[span]))
+  return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any, int],

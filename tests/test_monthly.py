@@ -1,0 +1,243 @@
+"""Monthly data as it arrives: spans in ExampleGen, the split by time, the data gate,
+and reruns as months land.
+
+The ExampleGen tests run its executor on crafted month files; the pipeline tests run
+`pipeline/run_local.py` as a user would on months of the bundled monthly sample.
+"""
+
+import collections
+import csv
+import glob
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from ml_metadata.metadata_store import metadata_store
+import numpy as np
+import pytest
+
+from components import data_gate
+from components import features
+from components.example_gen import records
+from components.example_gen import spans
+from pipeline import run_local
+from pipeline.config import MONTHLY_SAMPLE, REPOSITORY_ROOT
+from tests.test_example_gen import execute
+from tests.test_pipeline_e2e import COMPONENTS
+from tests.conftest import write_csv
+
+MONTHS = ('2025-01', '2025-02', '2025-03', '2025-04')
+RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
+SMALL = ['--epochs', '3', '--batch-size', '64', '--max-vocabulary-size', '5000',
+         '--min-micro-f1', '0']
+
+
+def month_rows(month):
+  rows = [(f'{month} vision {i}', f'Images of {month}, number {i}.', "['cs.CV']")
+          for i in range(40)]
+  rows += [(f'{month} language {i}', f'Text of {month}, number {i}.', "['cs.CL', 'cs.LG']")
+           for i in range(40)]
+  return rows
+
+
+@pytest.fixture(scope='module')
+def monthly_run(tmp_path_factory):
+  """ExampleGen on four crafted months: a duplicate across months, a bad row, a
+  combination seen once in the test month."""
+  directory = tmp_path_factory.mktemp('monthly')
+  for month in MONTHS:
+    rows = month_rows(month)
+    if month == MONTHS[1]:
+      rows.append(('Bad terms', 'Abstract.', 'cs.CV'))
+    if month == MONTHS[-1]:
+      rows.append((f'{MONTHS[0].upper()} VISION 3', 'The same title again.', "['cs.CV']"))
+      rows.append(('Robots once', 'A combination seen once.', "['cs.RO']"))
+    write_csv(str(directory / f'papers_{month}.csv'), rows)
+  report, examples, splits = execute(
+      str(directory / 'run'), str(directory / 'papers_{YYYY}-{MM}.csv'),
+      eval_month_fraction=0.5)
+  titles = {split: [e.features.feature[features.TITLE_KEY].bytes_list.value[0].decode()
+                    for e in found] for split, found in splits.items()}
+  return report, examples, splits, titles
+
+
+def test_the_newest_month_is_test_and_no_paper_of_it_reaches_train(monthly_run):
+  report, _, _, titles = monthly_run
+  assert report['spans'] == {'train': list(MONTHS[:3]), 'eval': [MONTHS[2]],
+                             'test': [MONTHS[3]]}
+  newest = MONTHS[-1]
+  assert all(title.startswith(newest) for title in titles['test'] if 'once' not in title)
+  assert 'Robots once' in titles['test']  # Rare combinations are not dropped by time.
+  assert not any(title.startswith(newest) for title in titles['train'] + titles['eval'])
+  # The test month's copy of an older title is dropped; the older paper stays in train.
+  assert f'{MONTHS[0]} vision 3' in titles['train']
+  assert report['rows_dropped']['duplicate_title'] == 1
+  assert report['rows_dropped']['rare_label_combination'] == 0
+
+
+def test_eval_is_a_stratified_half_of_the_month_before_test(monthly_run):
+  _, _, _, titles = monthly_run
+  assert all(title.startswith(MONTHS[2]) for title in titles['eval'])
+  per_kind = collections.Counter(title.split()[1] for title in titles['eval'])
+  assert per_kind == {'vision': 20, 'language': 20}
+  assert sum(title.startswith(MONTHS[2]) for title in titles['train']) == 40
+
+
+def test_every_row_is_accounted_for_and_bad_rows_are_counted(monthly_run):
+  report, _, _, _ = monthly_run
+  assert report['rows_read'] == 4 * 80 + 3
+  assert report['rows_dropped']['unparsable_terms'] == 1
+  assert report['rows_kept'] + sum(report['rows_dropped'].values()) == report['rows_read']
+  assert report['split_sizes'] == {'train': 200, 'eval': 40, 'test': 81}
+
+
+def test_examples_carry_their_month_and_mlmd_records_the_spans(monthly_run):
+  _, examples, splits, _ = monthly_run
+  assert examples.span == spans.month_number(MONTHS[-1])
+  assert examples.get_string_custom_property('test_spans') == MONTHS[-1]
+  assert examples.get_string_custom_property('train_spans') == ','.join(MONTHS[:3])
+  test_spans = {e.features.feature[features.SPAN_KEY].int64_list.value[0]
+                for e in splits['test']}
+  assert test_spans == {spans.month_number(MONTHS[-1])}
+  train_spans = {e.features.feature[features.SPAN_KEY].int64_list.value[0]
+                 for e in splits['train']}
+  assert train_spans == {spans.month_number(m) for m in MONTHS[:3]}
+
+
+def test_an_empty_month_file_stops_the_run_naming_it(tmp_path):
+  for month in MONTHS[:2]:
+    write_csv(str(tmp_path / f'papers_{month}.csv'), month_rows(month))
+  open(tmp_path / f'papers_{MONTHS[2]}.csv', 'w').close()
+  with pytest.raises(records.InputError, match=f'papers_{MONTHS[2]}.csv: the file is empty'):
+    execute(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
+
+
+def test_a_missing_month_stops_the_run_naming_it(tmp_path):
+  for month in (MONTHS[0], MONTHS[2]):
+    write_csv(str(tmp_path / f'papers_{month}.csv'), month_rows(month))
+  with pytest.raises(records.InputError, match=f'span\\(s\\) {MONTHS[1]} missing'):
+    execute(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
+
+
+def test_jensen_shannon_divergence():
+  assert data_gate.jensen_shannon([1, 2, 3], [2, 4, 6]) == pytest.approx(0)
+  assert data_gate.jensen_shannon([1, 0], [0, 1]) == pytest.approx(1)
+  assert 0 < data_gate.jensen_shannon([5, 5], [6, 4]) < 0.01
+
+
+def test_the_gate_passes_warns_or_stops():
+  drift = {'label': {'measure': 'L-infinity', 'value': 0.3, 'threshold': 0.1,
+                     'drifted': True}}
+  assert data_gate.check({}, {}, 'stop')['verdict'] == 'pass'
+  warned = data_gate.check({'test': {'labels': 'Unexpected value'}}, drift, 'warn')
+  assert warned['verdict'] == 'warn'
+  assert warned['problems'] == [
+      'test split: labels: Unexpected value',
+      'label drift of the test split from train: L-infinity 0.3 > 0.1']
+  with pytest.raises(ValueError, match='on_problem'):
+    data_gate.check({}, {}, 'ignore')
+
+
+def read_month(path):
+  """(header, rows) of a month file."""
+  with gzip.open(path, 'rt', encoding='utf-8', newline='') as f:
+    reader = csv.reader(f)
+    return next(reader), list(reader)
+
+
+def sample_months(directory, months, rows=None):
+  """Copies months of the bundled monthly sample (the first `rows` papers of each)
+  into `directory`; returns the span pattern of the copies."""
+  os.makedirs(directory, exist_ok=True)
+  pattern = os.path.join(directory, os.path.basename(MONTHLY_SAMPLE))
+  for month in months:
+    source = MONTHLY_SAMPLE.replace('{YYYY}-{MM}', month)
+    target = pattern.replace('{YYYY}-{MM}', month)
+    if rows is None:
+      shutil.copy(source, target)
+    else:
+      header, papers = read_month(source)
+      write_csv(target, papers[:rows], header)
+  return pattern
+
+
+def run(data, output_root, *flags):
+  completed = subprocess.run([sys.executable, RUN_LOCAL, '--data', data, '--output-root',
+                              str(output_root), *SMALL, *flags], capture_output=True, text=True)
+  return completed
+
+
+def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
+  data = sample_months(str(tmp_path / 'data'), ('2025-03', '2025-04', '2025-05'), rows=120)
+  # Next month, every paper is suddenly labelled math.NT.
+  header, rows = read_month(data.replace('{YYYY}-{MM}', '2025-05'))
+  title, terms = header.index(features.CSV_TITLE_COLUMN), header.index(features.CSV_TERMS_COLUMN)
+  write_csv(data.replace('{YYYY}-{MM}', '2025-06'),
+            [[f'Shifted {value}' if i == title else "['math.NT']" if i == terms else value
+              for i, value in enumerate(row)] for row in rows], header)
+
+  completed = run(data, tmp_path / 'out', '--on-data-problem', 'stop')
+  assert completed.returncode == 1, completed.stderr[-2000:]
+  assert 'The run stopped: the data check stopped the run before Transform' in completed.stderr
+  assert 'label drift of the test split from train: L-infinity' in completed.stderr
+  assert 'Traceback' not in completed.stderr
+  assert not glob.glob(str(tmp_path / 'out' / 'pipeline' / '*' / 'Transform' / '*' / '*'))
+
+  warned = run(data, tmp_path / 'warned', '--on-data-problem', 'warn', '--epochs', '1')
+  assert warned.returncode == 0, warned.stderr[-2000:]
+  assert 'data check: warn' in warned.stdout
+  with open(tmp_path / 'warned' / 'run_summary.json') as f:
+    check = json.load(f)['data_check']
+  assert check['drift']['label']['drifted'] and check['drift']['label']['value'] > 0.5
+
+
+def examples_spans(output_root):
+  """(span, test_spans) of every Examples artifact in the run's ML Metadata."""
+  config = run_local.parse_config(['--output-root', str(output_root)])
+  store = metadata_store.MetadataStore(config.metadata_connection_config())
+  return [(a.properties['span'].int_value, a.custom_properties['test_spans'].string_value)
+          for a in store.get_artifacts_by_type('Examples')]
+
+
+def states_of(output_root):
+  with open(os.path.join(output_root, 'run_summary.json')) as f:
+    summary = json.load(f)
+  return summary, {node: c['state'] for node, c in summary['components'].items()}
+
+
+def test_a_new_month_is_picked_up_and_what_did_not_change_is_cached(tmp_path):
+  months = ('2025-12', '2026-01', '2026-02', '2026-03')
+  data = sample_months(str(tmp_path / 'data'), months)
+  output_root = tmp_path / 'out'
+  first = run(data, output_root)
+  assert first.returncode == 0, first.stderr[-3000:]
+  summary, states = states_of(output_root)
+  assert all(state == 'COMPLETE' for state in states.values()), states
+  assert summary['data']['spans']['test'] == ['2026-03']
+  assert summary['data']['split_sizes']['test'] == 250
+  assert 'spans train 2025-12..2026-02, eval 2026-02, test 2026-03' in first.stdout
+
+  sample_months(str(tmp_path / 'data'), ('2026-04',))
+  # Pinned to the same test month, the window's files are unchanged: all cached.
+  pinned = run(data, output_root, '--last-span', '2026-03')
+  assert pinned.returncode == 0, pinned.stderr[-3000:]
+  _, states = states_of(output_root)
+  assert all(states[node] == 'CACHED' for node in COMPONENTS[:7]), states
+
+  # Unpinned, the new month is the test month: ExampleGen and what follows run again,
+  # the schema import (unchanged) comes from the cache.
+  latest = run(data, output_root)
+  assert latest.returncode == 0, latest.stderr[-3000:]
+  summary, states = states_of(output_root)
+  assert summary['data']['spans']['test'] == ['2026-04']
+  assert summary['data']['spans']['train'][-1] == '2026-03'
+  assert states['ImportSchemaGen'] == 'CACHED'
+  assert all(states[node] == 'COMPLETE' for node in
+             ('ArxivExampleGen', 'StatisticsGen', 'DataGate', 'Transform', 'Trainer',
+              'Evaluator')), states
+  assert sorted(examples_spans(output_root)) == [
+      (spans.month_number('2026-03'), '2026-03'), (spans.month_number('2026-04'), '2026-04')]
+  assert np.isfinite(summary['test_metrics']['micro_f1'])
