@@ -127,8 +127,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       load_split(files, fn_args.data_accessor, tf_transform_output, len(label_names))
       for files in (fn_args.train_files, fn_args.eval_files))
   example_weights = recency_weights(train_split.spans, settings.recency_half_life_months)
-  train_dataset = batches(train_split, settings.batch_size, shuffle=True, seed=settings.seed,
-                          example_weights=tf.constant(example_weights))
+  train_dataset = batches(
+      train_split, settings.batch_size, shuffle=True, seed=settings.seed,
+      example_weights=None if np.all(example_weights == 1) else tf.constant(example_weights))
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
 
   positive_weights = model_lib.rare_label_weights(

@@ -348,6 +348,20 @@ def render_html(data: ReportData) -> str:
   parts.append(f'<tr><td>kept</td><td>{report["rows_kept"]:,}</td></tr>' + ''.join(
       f'<tr><td>split {esc(split)}</td><td>{size:,}</td></tr>'
       for split, size in report['split_sizes'].items()) + '</table>')
+  if report.get('spans'):
+    parts.append('<p id="spans">Months: ' + '; '.join(
+        f'{esc(split)} {esc(", ".join(names))}' for split, names in report['spans'].items()) +
+                 '.</p>')
+  check = summary.get('data_check')
+  if check:
+    parts.append(f'<p>Drift of the test split from train (data check: '
+                 f'<b>{esc(check["verdict"])}</b>):</p><table id="drift"><tr><th>what</th>'
+                 '<th>measure</th><th>value</th><th>threshold</th><th>drifted</th></tr>' +
+                 ''.join(f'<tr><td>{esc(name)}</td><td>{esc(d["measure"])}</td>'
+                         f'<td>{d["value"]:.4f}</td><td>{d["threshold"]}</td>'
+                         f'<td>{"yes" if d["drifted"] else "no"}</td></tr>'
+                         for name, d in check['drift'].items()) + '</table>' +
+                 ''.join(f'<p class="muted">{esc(problem)}</p>' for problem in check['problems']))
   top_labels = list(report['label_counts'][features.TRAIN_SPLIT])[:15]
   parts.append('<p>Most frequent labels, papers per split:</p><table><tr><th>label</th>' +
                ''.join(f'<th>{esc(s)}</th>' for s in features.SPLITS) + '</tr>' + ''.join(
@@ -436,6 +450,14 @@ def render_markdown(data: ReportData, html_path: str) -> str:
   lines += ['', f'Data: {report["rows_read"]:,} rows read, {report["rows_kept"]:,} kept '
             f'(dropped: {dropped}); splits ' + ', '.join(
                 f'{s} {n:,}' for s, n in report['split_sizes'].items()) + '.']
+  if report.get('spans'):
+    lines.append('Months: ' + '; '.join(f'{split} {", ".join(names)}'
+                                        for split, names in report['spans'].items()) + '.')
+  check = data.summary.get('data_check')
+  if check:
+    lines.append(f'Data check: {check["verdict"]}; drift of test from train: ' + ', '.join(
+        f'{name} {d["measure"]} {d["value"]:.4f} (threshold {d["threshold"]})'
+        for name, d in check['drift'].items()) + '.')
   rows = [r for r in per_label_rows(data) if r['support'] >= 20]
   if rows:
     weakest = sorted(rows, key=lambda r: r['f1'])[:5]
