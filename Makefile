@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test serve bench bench-scale bench-serve venv clean
+.PHONY: run test serve bench backtest bench-scale bench-serve venv clean
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -20,6 +20,10 @@ serve: $(INSTALLED)
 # Benchmarks (not part of `make test`): the full data set lives outside the repository.
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.run $(ARGS)
+
+# Quality on next month's papers: train on the months before each of the last 4.
+backtest: $(INSTALLED)
+	$(BIN)/python -m benchmarks.backtest $(ARGS)
 
 bench-scale: $(INSTALLED)
 	$(BIN)/python -m benchmarks.scale $(ARGS)

@@ -11,6 +11,10 @@ Drift compares the `test` split (with monthly spans, the newest month) with the
   the `drift_comparator` threshold of `labels` in the curated schema;
 - abstract length: Jensen-Shannon divergence (base 2, 0 to 1) of the words-per-
   abstract histograms that ExampleGen counts, against `max_length_divergence`.
+  The divergence of two samples of one distribution is not 0: in 16 bins it is
+  about 0.04 for 60 test papers and 0.001 for 4,000, so a divergence counts as
+  drift only when a chi-square test of the two histograms also finds the
+  difference significant (p < 0.001), which sampling noise alone rarely is.
 The findings go to a `data_check.json` artifact that the run summary and the
 evaluation report show.
 """
@@ -21,6 +25,7 @@ import os
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
+from scipy import stats as scipy_stats
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -37,6 +42,7 @@ from components.example_gen.component import DataReport
 
 DATA_CHECK_FILE = 'data_check.json'
 ON_PROBLEM_CHOICES = ('warn', 'stop')
+_SIGNIFICANCE = 0.001
 _DRIFT_REASONS = (anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
                   anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH)
 
@@ -103,9 +109,20 @@ def jensen_shannon(counts_a: Sequence[float], counts_b: Sequence[float]) -> floa
 
 def length_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
   words = report['abstract_words']
-  value = jensen_shannon(words[features.TRAIN_SPLIT], words[features.TEST_SPLIT])
+  train, test = words[features.TRAIN_SPLIT], words[features.TEST_SPLIT]
+  value = jensen_shannon(train, test)
+  p_value = histogram_p_value(train, test)
   return {'measure': 'Jensen-Shannon', 'value': round(value, 4), 'threshold': threshold,
-          'drifted': value > threshold}
+          'p_value': p_value, 'drifted': value > threshold and p_value < _SIGNIFICANCE}
+
+
+def histogram_p_value(counts_a: Sequence[float], counts_b: Sequence[float]) -> float:
+  """Chi-square test that two histograms are samples of one distribution."""
+  table = np.array([counts_a, counts_b], float)
+  table = table[:, table.sum(axis=0) > 0]
+  if table.shape[1] < 2 or not table[0].sum() or not table[1].sum():
+    return 1.0
+  return float(scipy_stats.chi2_contingency(table)[1])
 
 
 def check(anomalies: Dict[str, Dict[str, str]], drift: Dict[str, Dict[str, Any]],

@@ -2,11 +2,13 @@
 dropout, the rare-label loss weights and the optimizer."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tf_keras
 
 from components import features
 from components import model as model_lib
+from components import trainer
 
 
 def _batch():
@@ -130,3 +132,13 @@ def test_optimizer_keeps_no_adam_moments_for_the_table():
   _train_two_steps(optimizer)
   slot_shapes = sorted(tuple(v.shape) for v in optimizer.variables if v.shape.rank)
   assert slot_shapes == [(2,), (2,), (5, 2)]  # m and v of the vector, the accumulator
+
+
+def test_recency_weights_halve_per_half_life_and_keep_the_mean():
+  weights = trainer.recency_weights(np.array([10, 10, 8, 6]), half_life_months=2)
+  assert weights.mean() == pytest.approx(1.0)
+  assert weights[0] / weights[2] == pytest.approx(2.0)
+  assert weights[0] / weights[3] == pytest.approx(4.0)
+  # Off, or without spans (-1: data split at random), every paper weighs 1.
+  assert np.all(trainer.recency_weights(np.array([10, 8]), 0) == 1)
+  assert np.all(trainer.recency_weights(np.array([-1, -1]), 2) == 1)

@@ -128,6 +128,21 @@ def test_jensen_shannon_divergence():
   assert 0 < data_gate.jensen_shannon([5, 5], [6, 4]) < 0.01
 
 
+def test_length_drift_needs_a_divergence_beyond_sampling_noise():
+  train = [0, 10, 400, 900, 500, 150, 40, 0]
+  def report(test):
+    return {'abstract_words': {'train': train, 'test': test}}
+  # Few test papers: a sizeable divergence, but noise explains it.
+  noisy = data_gate.length_drift(report([0, 0, 3, 6, 2, 1, 0, 0]), threshold=0.02)
+  assert noisy['value'] > 0.02 and noisy['p_value'] > 0.001 and not noisy['drifted']
+  # Many papers, all short: drift.
+  shifted = data_gate.length_drift(report([50, 900, 500, 50, 0, 0, 0, 0]), threshold=0.02)
+  assert shifted['value'] > 0.3 and shifted['p_value'] < 1e-6 and shifted['drifted']
+  # Many papers of the same shape: nothing.
+  same = data_gate.length_drift(report([0, 11, 390, 910, 490, 160, 39, 0]), threshold=0.02)
+  assert same['value'] < 0.001 and not same['drifted']
+
+
 def test_the_gate_passes_warns_or_stops():
   drift = {'label': {'measure': 'L-infinity', 'value': 0.3, 'threshold': 0.1,
                      'drifted': True}}
