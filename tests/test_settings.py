@@ -4,6 +4,7 @@ import pytest
 
 from components import settings
 from pipeline import run_local
+from pipeline.config import PipelineConfig
 
 
 def test_defaults_are_valid_and_survive_custom_config():
@@ -14,7 +15,8 @@ def test_defaults_are_valid_and_survive_custom_config():
 
 @pytest.mark.parametrize('field, value', [
     ('ngram_dropout', 1.0), ('dropout', -0.1), ('rare_label_frequency', 1.5),
-    ('rare_label_weight_power', -1.0), ('batch_size', 0), ('max_epochs', 0)])
+    ('rare_label_weight_power', -1.0), ('batch_size', 0), ('max_epochs', 0),
+    ('recency_half_life_months', -1.0)])
 def test_out_of_range_trainer_setting_is_named_in_the_error(field, value):
   with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
     settings.TrainerSettings(**{field: value})
@@ -26,6 +28,14 @@ def test_out_of_range_trainer_setting_is_named_in_the_error(field, value):
 def test_out_of_range_transform_setting_is_named_in_the_error(field):
   with pytest.raises(ValueError, match=f'TransformSettings.{field} must be at least 1'):
     settings.TransformSettings(**{field: 0})
+
+
+@pytest.mark.parametrize('field, value', [
+    ('window_spans', -1), ('eval_month_fraction', 1.0), ('test_fraction', 0.0),
+    ('on_data_problem', 'ignore'), ('max_length_divergence', 2.0)])
+def test_out_of_range_pipeline_setting_is_named_in_the_error(field, value):
+  with pytest.raises(ValueError, match=f'PipelineConfig.{field} must be'):
+    PipelineConfig(**{field: value})
 
 
 def test_out_of_range_flag_is_a_usage_error(capsys):
