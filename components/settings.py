@@ -33,6 +33,10 @@ class TransformSettings:
 class TrainerSettings:
   max_epochs: int = 20  # Early stopping on validation loss usually ends sooner.
   early_stopping_patience: int = 3
+  # What early stopping watches on eval: 'val_loss', or 'val_micro_f1' (at 0.5). With
+  # a temporal split eval is a newer month than train, whose loss can rise while the
+  # ranking still improves (the model grows confident in the old label mix).
+  early_stopping_monitor: str = 'val_loss'
   # Large batches: a step's cost is mostly the table rows it touches, and those grow
   # far slower than the batch (~130k distinct n-grams in 4,096 abstracts).
   batch_size: int = 8192
@@ -68,6 +72,9 @@ class TrainerSettings:
   def __post_init__(self):
     check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
     check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
+    check(self, 'early_stopping_monitor',
+          self.early_stopping_monitor in ('val_loss', 'val_micro_f1'),
+          "'val_loss' or 'val_micro_f1'")
     for rate in ('dropout', 'ngram_dropout'):
       check(self, rate, 0 <= getattr(self, rate) < 1, 'in [0, 1)')
     check(self, 'rare_label_frequency', 0 <= self.rare_label_frequency <= 1, 'in [0, 1]')

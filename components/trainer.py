@@ -139,7 +139,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                 settings.learning_rate, settings.table_learning_rate,
                                 settings.dropout, settings.ngram_dropout, positive_weights)
   early_stopping = tf_keras.callbacks.EarlyStopping(
-      monitor='val_loss', patience=settings.early_stopping_patience,
+      monitor=settings.early_stopping_monitor, patience=settings.early_stopping_patience,
+      mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max',
       restore_best_weights=True)
   history = model.fit(
       train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
@@ -157,7 +158,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   record = {
       'history': history.history,
       'epochs_run': len(history.history['loss']),
-      'best_epoch': int(np.argmin(history.history['val_loss'])) + 1,
+      'best_epoch': int(early_stopping.best_epoch) + 1,
       'vocabulary_size': vocabulary_size,
       'num_labels': len(label_names),
       'parameters': model.count_params(),
