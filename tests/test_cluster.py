@@ -32,9 +32,11 @@ def compiled(tmp_path_factory):
 
 
 def _upstream(task):
+  """A task's upstream steps: its artifacts' producers and its control dependencies
+  (Transform waits for DataGate without taking an artifact from it)."""
   producers = {a['taskOutputArtifact']['producerTask']
                for a in task.get('inputs', {}).get('artifacts', {}).values()
-               if 'taskOutputArtifact' in a}
+               if 'taskOutputArtifact' in a} | set(task.get('dependentTasks', []))
   return {p.split('-')[0] for p in producers}  # Resolver steps collapse to the resolver.
 
 

@@ -42,7 +42,9 @@ def test_run_summary_accounts_for_every_row(first_run):
   assert data['split_sizes']['train'] > 10 * data['split_sizes']['test'] > 0
   assert first_run['anomalies'] == {}  # Real, clean data matches the curated schema.
   # A random split: no spans, and test drifts from train by sampling noise alone.
-  assert 'spans' not in data
+  assert data['spans'] == {}
+  # On ~50 test papers the length divergence exceeds its threshold by sampling noise
+  # alone; the gate's significance test keeps that from counting as drift.
   assert first_run['data_check']['verdict'] == 'pass'
   with open(first_run['summary_path']) as f:
     assert json.load(f)['data'] == data

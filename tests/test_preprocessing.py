@@ -31,7 +31,10 @@ def test_tokenize_lowercases_and_deletes_punctuation_like_the_reference():
 
 
 def _analyze_and_transform(analyzed, transformed_rows, max_vocabulary_size=1000):
-  """Analyzes one list of raw rows, transforms another with the result."""
+  """Analyzes one list of raw rows, transforms another with the result. Instance
+  dicts need every feature of the schema: rows without a month get an empty span."""
+  analyzed, transformed_rows = ([{features.SPAN_KEY: [], **row} for row in rows]
+                                for rows in (analyzed, transformed_rows))
   metadata = dataset_metadata.DatasetMetadata(io_utils.SchemaReader().read(SCHEMA_PATH))
   config = settings.to_custom_config(
       settings.TransformSettings(max_vocabulary_size=max_vocabulary_size))
@@ -131,3 +134,9 @@ def test_vocabulary_caps_above_the_sketch_limit_use_the_exact_analyzer(transform
           sorted(_vocabulary(sketched, features.NGRAM_VOCABULARY)))
   # Every train n-gram is in the vocabulary: none gets the out-of-vocabulary id (the cap).
   assert max(max(row[features.NGRAM_IDS_KEY]) for row in results) < cap
+
+
+def test_the_span_is_passed_on_and_minus_one_without_one():
+  rows = [{**TRAIN[0], features.SPAN_KEY: [674]}, TRAIN[1]]
+  results, _ = _analyze_and_transform(TRAIN, rows)
+  assert [int(row[features.SPAN_KEY]) for row in results] == [674, -1]

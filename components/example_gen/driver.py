@@ -6,6 +6,11 @@ adding the fingerprint (count, size and modification times, as TFX's own
 file-based ExampleGen does) of the files the run will read (for spans, those of
 the window) makes a changed input run ExampleGen again, and leaves a run whose
 window did not change a cache hit.
+
+Like TFX's driver, which writes the span it resolved into the execution, this one
+replaces an empty `last_span` ("the newest") by the span it stands for, so that a run
+pinned to that span later (`--last-span 2026-03`) is the same execution, and a cache
+hit, once newer months have landed.
 """
 
 from tfx.components.example_gen import utils as example_gen_utils
@@ -29,4 +34,7 @@ class InputFingerprintDriver(base_driver.BaseDriver):
                             for index, (path, _) in enumerate(window.files))
     output = driver_output_pb2.DriverOutput()
     data_types_utils.set_metadata_value(output.exec_properties[FINGERPRINT_KEY], fingerprint)
+    if window.span_names:
+      data_types_utils.set_metadata_value(output.exec_properties[executor.LAST_SPAN_KEY],
+                                          window.span_names[-1])
     return output
