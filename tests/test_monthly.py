@@ -210,11 +210,12 @@ def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
 
 
 def examples_spans(output_root):
-  """(span, test_spans) of every Examples artifact in the run's ML Metadata."""
+  """(span, test_spans) of every Examples artifact ExampleGen wrote, from the run's ML
+  Metadata (Transform's transformed examples are Examples too, without spans)."""
   config = run_local.parse_config(['--output-root', str(output_root)])
   store = metadata_store.MetadataStore(config.metadata_connection_config())
   return [(a.properties['span'].int_value, a.custom_properties['test_spans'].string_value)
-          for a in store.get_artifacts_by_type('Examples')]
+          for a in store.get_artifacts_by_type('Examples') if 'test_spans' in a.custom_properties]
 
 
 def states_of(output_root):
