@@ -119,7 +119,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     examples_utils.set_file_format(examples, 'tfrecords_gzip')
     if window.span_names:
       # MLMD then says which months a model was trained, tuned and tested on.
-      examples.span = window.test_span
+      examples.span = window.numbers[-1]  # The test month's.
       for split, names in report['spans'].items():
         examples.set_string_custom_property(f'{split}_spans', ','.join(names))
     examples.set_string_custom_property(
@@ -135,7 +135,6 @@ class InputWindow(NamedTuple):
   """What a run reads: (path, group) per file, oldest first; for spans, their names."""
   files: Tuple[Tuple[str, int], ...]
   span_names: Tuple[str, ...] = ()  # Aligned with `files`; empty for one data set.
-  test_span: int = 0  # The newest span's number (the Examples artifact's `span`).
   numbers: Tuple[int, ...] = ()  # The spans' numbers, aligned with `files`.
 
   def span_numbers(self) -> Dict[str, int]:
@@ -151,7 +150,7 @@ def resolve_input(pattern: str, exec_properties: Dict[str, Any]) -> InputWindow:
                               int(exec_properties.get(WINDOW_SPANS_KEY) or 0))
   groups = [_TRAIN_SPAN] * (len(selected) - 2) + [_EVAL_SPAN, _TEST_SPAN]
   return InputWindow(tuple((span.path, group) for span, group in zip(selected, groups)),
-                     tuple(span.name for span in selected), selected[-1].number,
+                     tuple(span.name for span in selected),
                      tuple(span.number for span in selected))
 
 
