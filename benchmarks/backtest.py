@@ -152,12 +152,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.error('--months must be at least 1')
 
   months = [span.name for span in spans_lib.list_spans(args.data)][-args.months:]
-  results: Dict[str, Any] = {'data': args.data, 'months': []}
+  results: Dict[str, Any] = {'data': args.data, 'pipeline_flags': args.pipeline_flag,
+                             'months': []}
+  os.makedirs(args.output_root, exist_ok=True)
   for month in months:
     started = time.monotonic()
-    results['months'].append(backtest_month(
-        args.data, month, os.path.join(args.output_root, month), args.pipeline_flag,
-        not args.skip_baseline))
+    result = backtest_month(args.data, month, os.path.join(args.output_root, month),
+                            args.pipeline_flag, not args.skip_baseline)
+    results['months'].append(result)
+    # Each month's figures as soon as they exist: a month takes tens of minutes.
+    with open(os.path.join(args.output_root, month, 'backtest_month.json'), 'w') as f:
+      json.dump({k: v for k, v in result.items() if k != 'arrays'}, f, indent=2, default=float)
     print(f'{month}: done in {time.monotonic() - started:.0f} s', flush=True)
   results['average'] = average(results['months'], not args.skip_baseline)
   results['finished_at'] = time.strftime('%Y-%m-%d %H:%M:%S')
@@ -166,7 +171,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   text = table(results)
   print(text)
-  os.makedirs(args.output_root, exist_ok=True)
   with open(os.path.join(args.output_root, 'backtest.json'), 'w') as f:
     json.dump(results, f, indent=2, default=float)
   with open(os.path.join(args.output_root, 'backtest.md'), 'w') as f:

@@ -206,6 +206,13 @@ class AdamWithSparseAdagrad(tf_keras.optimizers.Optimizer):
             'sparse_variables': self.sparse_variables}
 
 
+def shift_output_logits(model: tf_keras.Model, shift: Sequence[float]) -> None:
+  """Adds `shift` to each label's logit: the sigmoid layer's bias, so the exported
+  model carries it and serving needs nothing new."""
+  output = model.get_layer(features.PROBABILITIES_KEY)
+  output.bias.assign_add(tf.constant(shift, output.bias.dtype))
+
+
 def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate: float,
                 table_learning_rate: float, dropout: float, ngram_dropout: float,
                 positive_weights: Sequence[float]) -> tf_keras.Model:

@@ -1,7 +1,8 @@
 """Trainer's `run_fn`: fits the MLP, tunes its decision thresholds, exports it.
 
-Train split: fitting. Eval split: early stopping on validation loss (best weights
-restored: the reference overfits after its first epoch) and the decision-threshold
+Train split: fitting. Eval split: early stopping (best weights restored: the
+reference overfits after its first epoch), with monthly spans the label mix the
+model is adapted to (eval is the newest labelled month), and the decision-threshold
 search. The test split is left to the Evaluator.
 """
 
@@ -73,6 +74,21 @@ def recency_weights(spans: np.ndarray, half_life_months: float) -> np.ndarray:
     return np.ones(len(spans), np.float32)
   weights = 0.5 ** ((spans.max() - spans) / half_life_months)
   return (weights / weights.mean()).astype(np.float32)
+
+
+def label_prior_shift(train_labels: np.ndarray, eval_labels: np.ndarray,
+                      pseudo_count: float) -> np.ndarray:
+  """Per label, logit(eval share) - logit(train share): added to a label's logit, it
+  trades the training window's label mix for the newest month's (Saerens et al.'s
+  prior correction, with the new priors observed rather than estimated). The eval
+  share is smoothed toward the train share by `pseudo_count` pseudo-papers, so a
+  label the small eval split happens to lack is damped, not silenced."""
+  train_share = np.clip(np.mean(train_labels, axis=0, dtype=np.float64), 1e-6, 1 - 1e-6)
+  eval_share = ((np.sum(eval_labels, axis=0, dtype=np.float64) + pseudo_count * train_share) /
+                (len(eval_labels) + pseudo_count))
+  eval_share = np.clip(eval_share, 1e-6, 1 - 1e-6)
+  logit = lambda share: np.log(share / (1 - share))
+  return (logit(eval_share) - logit(train_share)).astype(np.float32)
 
 
 def batches(split: InMemorySplit, batch_size: int, shuffle: bool, seed: int,
@@ -148,13 +164,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       callbacks=[TrainingTimer(), early_stopping,
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
+  # Only a temporal split has a newer label mix to adapt to (eval's spans are set);
+  # a random split's eval shares train's mix, up to noise.
+  prior_shift = np.zeros(len(label_names), np.float32)
+  if settings.adapt_label_prior and eval_split.size and eval_split.spans.min() >= 0:
+    prior_shift = label_prior_shift(train_split.labels.numpy(), eval_split.labels.numpy(),
+                                    settings.label_prior_pseudo_count)
+    model_lib.shift_output_logits(model, prior_shift)
+
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
-  # One threshold for all labels (best micro-F1), then one per label where the eval
-  # split has enough positives of it to choose one (better macro-F1; see settings).
+  # One threshold for all labels (best micro-F1); with `per_label_thresholds`, one
+  # per label where the eval split has enough positives of it (see settings).
   threshold = metrics_lib.tune_global_threshold(eval_labels, eval_probabilities)
-  thresholds = metrics_lib.tune_label_thresholds(
-      eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives,
-      settings.label_threshold_shrinkage)
+  thresholds = np.full(len(label_names), threshold, np.float32)
+  if settings.per_label_thresholds:
+    thresholds = metrics_lib.tune_label_thresholds(
+        eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives,
+        settings.label_threshold_shrinkage)
   record = {
       'history': history.history,
       'epochs_run': len(history.history['loss']),
@@ -165,6 +191,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       'positive_weights': dict(zip(label_names, positive_weights.tolist())),
       'recency_weights': {str(span): float(weight) for span, weight in sorted(
           dict(zip(train_split.spans.tolist(), example_weights.tolist())).items())},
+      'label_prior_shift': dict(zip(label_names, prior_shift.tolist())),
       'threshold': threshold,
       'label_thresholds': dict(zip(label_names, thresholds.tolist())),
       # In-sample for the thresholds: the Evaluator's test metrics are the honest ones.

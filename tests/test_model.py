@@ -1,5 +1,5 @@
 """The MLP: its shapes, TfidfDense as the reference's Dense on a sparse vector, n-gram
-dropout, the rare-label loss weights and the optimizer."""
+dropout, the rare-label loss weights, the optimizer and the label-prior shift."""
 
 import numpy as np
 import pytest
@@ -142,3 +142,29 @@ def test_recency_weights_halve_per_half_life_and_keep_the_mean():
   # Off, or without spans (-1: data split at random), every paper weighs 1.
   assert np.all(trainer.recency_weights(np.array([10, 8]), 0) == 1)
   assert np.all(trainer.recency_weights(np.array([-1, -1]), 2) == 1)
+
+
+def test_label_prior_shift_moves_each_logit_to_the_newer_label_mix():
+  train = np.array([[1, 0]] * 50 + [[0, 1]] * 50)  # 50% / 50%
+  newer = np.array([[1, 0]] * 20 + [[0, 1]] * 80)  # 20% / 80%
+  shift = trainer.label_prior_shift(train, newer, pseudo_count=0)
+  logit = lambda p: np.log(p / (1 - p))
+  np.testing.assert_allclose(shift, [logit(0.2), logit(0.8)], rtol=1e-5)
+  # Smoothing pulls the newer share toward train's: halfway with as many pseudo-papers.
+  np.testing.assert_allclose(trainer.label_prior_shift(train, newer, pseudo_count=100),
+                             [logit(0.35), logit(0.65)], rtol=1e-5)
+  # A label absent from the newer month is damped, not driven to minus infinity.
+  absent = trainer.label_prior_shift(train, np.array([[0, 1]] * 100), pseudo_count=50)
+  assert -2 < absent[0] < 0
+
+
+def test_shifting_output_logits_moves_each_probability_by_its_shift():
+  model = model_lib.build_model(vocabulary_size=10, hidden_units=(8,), learning_rate=1e-3,
+                                table_learning_rate=0.01, dropout=0.0, ngram_dropout=0.0,
+                                positive_weights=[1.0, 1.0])
+  before = model(_batch()).numpy()
+  model_lib.shift_output_logits(model, [np.log(3.0), 0.0])
+  after = model(_batch()).numpy()
+  odds = lambda p: p / (1 - p)
+  np.testing.assert_allclose(odds(after[:, 0]), 3 * odds(before[:, 0]), rtol=1e-4)
+  np.testing.assert_allclose(after[:, 1], before[:, 1], rtol=1e-6)

@@ -16,7 +16,8 @@ def test_defaults_are_valid_and_survive_custom_config():
 @pytest.mark.parametrize('field, value', [
     ('ngram_dropout', 1.0), ('dropout', -0.1), ('rare_label_frequency', 1.5),
     ('rare_label_weight_power', -1.0), ('batch_size', 0), ('max_epochs', 0),
-    ('recency_half_life_months', -1.0)])
+    ('recency_half_life_months', -1.0), ('label_prior_pseudo_count', -1.0),
+    ('label_threshold_min_positives', 0), ('label_threshold_shrinkage', -1.0)])
 def test_out_of_range_trainer_setting_is_named_in_the_error(field, value):
   with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
     settings.TrainerSettings(**{field: value})
