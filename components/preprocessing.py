@@ -20,12 +20,12 @@ from components import settings as settings_lib
 
 # The reference's `lower_and_strip_punctuation` standardization (Keras
 # TextVectorization): these characters are deleted, not replaced by spaces.
-_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
 def tokenize(text: tf.Tensor) -> tf.SparseTensor:
   """Lower-cases, strips punctuation and splits on whitespace: [batch] -> tokens."""
-  standardized = tf.strings.regex_replace(tf.strings.lower(text), _PUNCTUATION, '')
+  standardized = tf.strings.regex_replace(tf.strings.lower(text), PUNCTUATION, '')
   return tf.strings.split(standardized).to_sparse()
 
 

@@ -65,10 +65,12 @@ class PipelineConfig:
 
   # DataGate, before Transform: schema anomalies or drift of test from train either
   # 'stop' the run or 'warn' (reported, the run goes on). The label drift threshold
-  # is the curated schema's; abstract length's is here (each month of the full data
-  # against all the months before it: 0.0004-0.0069).
+  # is the curated schema's; abstract length's and vocabulary's are here. Each month
+  # of the full data against all the months before it: length 0.0004-0.0069,
+  # vocabulary 0.0010-0.0085 (rising with time).
   on_data_problem: str = 'warn'
   max_length_divergence: float = 0.02
+  max_vocabulary_divergence: float = 0.02
 
   transform: settings.TransformSettings = settings.TransformSettings()
   trainer: settings.TrainerSettings = settings.TrainerSettings()
@@ -90,8 +92,8 @@ class PipelineConfig:
       settings.check(self, fraction, 0 < getattr(self, fraction) < 0.5, 'in (0, 0.5)')
     settings.check(self, 'on_data_problem', self.on_data_problem in ('warn', 'stop'),
                    "'warn' or 'stop'")
-    settings.check(self, 'max_length_divergence', 0 <= self.max_length_divergence <= 1,
-                   'in [0, 1]')
+    for divergence in ('max_length_divergence', 'max_vocabulary_divergence'):
+      settings.check(self, divergence, 0 <= getattr(self, divergence) <= 1, 'in [0, 1]')
 
   @property
   def pipeline_root(self) -> str:

@@ -71,7 +71,8 @@ def create_pipeline(
       anomalies=example_validator.outputs['anomalies'],
       data_report=example_gen.outputs['data_report'],
       on_problem=config.on_data_problem,
-      max_length_divergence=config.max_length_divergence)
+      max_length_divergence=config.max_length_divergence,
+      max_vocabulary_divergence=config.max_vocabulary_divergence)
 
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],

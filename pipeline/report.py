@@ -31,6 +31,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
 
+from components import data_gate
 from components import features
 from components import labels as labels_lib
 from components import multilabel_metrics
@@ -359,7 +360,7 @@ def render_html(data: ReportData) -> str:
                  '<th>measure</th><th>value</th><th>threshold</th><th>drifted</th></tr>' +
                  ''.join(f'<tr><td>{esc(name)}</td><td>{esc(d["measure"])}</td>'
                          f'<td>{d["value"]:.4f}</td><td>{d["threshold"]}</td>'
-                         f'<td>{"yes" if d["drifted"] else "no"}</td></tr>'
+                         f'<td>{data_gate.drifted_word(d)}</td></tr>'
                          for name, d in check['drift'].items()) + '</table>' +
                  ''.join(f'<p class="muted">{esc(problem)}</p>' for problem in check['problems']))
   top_labels = list(report['label_counts'][features.TRAIN_SPLIT])[:15]
@@ -456,8 +457,7 @@ def render_markdown(data: ReportData, html_path: str) -> str:
   check = data.summary.get('data_check')
   if check:
     lines.append(f'Data check: {check["verdict"]}; drift of test from train: ' + ', '.join(
-        f'{name} {d["measure"]} {d["value"]:.4f} (threshold {d["threshold"]})'
-        for name, d in check['drift'].items()) + '.')
+        data_gate.describe(name, d) for name, d in check['drift'].items()) + '.')
   rows = [r for r in per_label_rows(data) if r['support'] >= 20]
   if rows:
     weakest = sorted(rows, key=lambda r: r['f1'])[:5]

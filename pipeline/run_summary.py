@@ -124,8 +124,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
   check = summary.get('data_check')
   if check:
     lines.append('  drift of test from train: ' + ', '.join(
-        f'{name} {d["measure"]} {d["value"]} (threshold {d["threshold"]})'
-        for name, d in check['drift'].items()) + f'; data check: {check["verdict"]}')
+        data_gate.describe(name, d) for name, d in check['drift'].items()) +
+                 f'; data check: {check["verdict"]}')
     lines.extend(f'    {problem}' for problem in check['problems'])
   model = summary.get('model')
   if model:

@@ -18,9 +18,12 @@ import sys
 from ml_metadata.metadata_store import metadata_store
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from components import data_gate
 from components import features
+from components import preprocessing
+from components.example_gen import executor
 from components.example_gen import records
 from components.example_gen import spans
 from pipeline import run_local
@@ -143,6 +146,52 @@ def test_length_drift_needs_a_divergence_beyond_sampling_noise():
   assert same['value'] < 0.001 and not same['drifted']
 
 
+def test_the_report_counts_each_splits_words_against_trains_vocabulary(monthly_run):
+  report = monthly_run[0]
+  vocabulary = report['vocabulary']
+  splits = vocabulary['splits']
+  top = vocabulary['top_train_words']
+  train_counts = splits['train']['top_train_words']
+  assert train_counts == sorted(train_counts, reverse=True) and 'number' in top[:3]
+  for split, counts in splits.items():
+    assert counts['words'] == sum(counts['top_train_words']) + counts['other_words'], split
+  assert splits['train']['words_not_in_train'] == 0
+  # The test month's name (a word after punctuation is stripped) is new to train.
+  assert splits['test']['words_not_in_train'] >= 81
+  assert MONTHS[-1].replace('-', '') not in top
+
+
+def test_words_are_counted_as_transform_tokenizes_them():
+  paper = records.Paper(('f', 0), 'Self-Supervised ViT:', "A model's 3.5x gain (on GPUs).",
+                        ('cs.CV',))
+  tokens = preprocessing.tokenize(tf.constant([f'{paper.title} {paper.abstract}']))
+  assert executor.words_of(paper) == [t.decode() for t in tokens.values.numpy()]
+
+
+def test_vocabulary_drift_compares_the_word_mix_with_trains():
+  train = [400_000, 300_000, 200_000, 100_000, 1_000_000]  # Four top words, then others.
+  def report(test):
+    return {'vocabulary': {'splits': {
+        'train': {'words': sum(train), 'top_train_words': train[:4], 'other_words': train[4],
+                  'words_not_in_train': 0},
+        'test': {'words': sum(test), 'top_train_words': test[:4], 'other_words': test[4],
+                 'words_not_in_train': test[4] // 10}}}}
+  shifted = data_gate.vocabulary_drift(
+      report([50_000, 300_000, 20_000, 100_000, 500_000]), threshold=0.02)
+  assert shifted['value'] > 0.02 and shifted['drifted']
+  assert shifted['test_words_not_in_train'] == pytest.approx(50_000 / 970_000, abs=1e-4)
+  same = data_gate.vocabulary_drift(
+      report([401_000, 299_000, 200_000, 100_000, 1_000_000]), threshold=0.02)
+  assert same['value'] < 0.001 and not same['drifted']
+  # A small test split: measured, not judged (noise alone exceeds the threshold).
+  small = data_gate.vocabulary_drift(report([5_000, 30_000, 2_000, 10_000, 50_000]), 0.02)
+  assert small['value'] > 0.02 and not small['judged'] and not small['drifted']
+  assert data_gate.describe('vocabulary', small) == (
+      f'vocabulary Jensen-Shannon {small["value"]:.4f} (threshold 0.02; not judged on '
+      '97,000 test words), 5.1% of test words new to train')
+  assert data_gate.drifted_word(small) == 'not judged'
+
+
 def test_the_gate_passes_warns_or_stops():
   drift = {'label': {'measure': 'L-infinity', 'value': 0.3, 'threshold': 0.1,
                      'drifted': True}}
@@ -207,6 +256,7 @@ def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
   with open(tmp_path / 'warned' / 'run_summary.json') as f:
     check = json.load(f)['data_check']
   assert check['drift']['label']['drifted'] and check['drift']['label']['value'] > 0.5
+  assert check['drift']['vocabulary']['measure'] == 'Jensen-Shannon'
 
 
 def examples_spans(output_root):

@@ -43,8 +43,9 @@ def test_run_summary_accounts_for_every_row(first_run):
   assert first_run['anomalies'] == {}  # Real, clean data matches the curated schema.
   # A random split: no spans, and test drifts from train by sampling noise alone.
   assert data['spans'] == {}
-  # On ~50 test papers the length divergence exceeds its threshold by sampling noise
-  # alone; the gate's significance test keeps that from counting as drift.
+  # On ~50 test papers the length and vocabulary divergences exceed their thresholds
+  # by sampling noise alone; the gate's significance test (length) and minimum test
+  # size (vocabulary) keep that from counting as drift.
   assert first_run['data_check']['verdict'] == 'pass'
   with open(first_run['summary_path']) as f:
     assert json.load(f)['data'] == data

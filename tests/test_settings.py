@@ -33,7 +33,7 @@ def test_out_of_range_transform_setting_is_named_in_the_error(field):
 
 @pytest.mark.parametrize('field, value', [
     ('window_spans', -1), ('eval_month_fraction', 1.0), ('test_fraction', 0.0),
-    ('on_data_problem', 'ignore'), ('max_length_divergence', 2.0)])
+    ('on_data_problem', 'ignore'), ('max_length_divergence', 2.0), ('max_vocabulary_divergence', -0.1)])
 def test_out_of_range_pipeline_setting_is_named_in_the_error(field, value):
   with pytest.raises(ValueError, match=f'PipelineConfig.{field} must be'):
     PipelineConfig(**{field: value})

@@ -3,7 +3,8 @@
 The Beam pipeline (all in Beam, nothing loaded whole into one process):
 read every CSV record -> drop bad rows -> keep the first of each duplicated title ->
 split -> read the files again and write each kept paper to its split's TFRecords ->
-write the data report (JSON).
+write the data report (JSON): rows kept and dropped, and per split the label counts,
+abstract lengths and word counts that the drift check compares.
 
 Two ways to split:
 - one data set (a path or glob): the reference's recipe. Label combinations seen
@@ -18,11 +19,13 @@ Two ways to split:
   is dropped for being rare: next month's papers are not filtered either.
 """
 
+import collections
 import csv
 import gzip
 import io
 import json
 import os
+import re
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import apache_beam as beam
@@ -38,6 +41,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components import features
+from components import preprocessing
 from components.example_gen import records
 from components.example_gen import spans as spans_lib
 
@@ -71,6 +75,11 @@ _DROPPED_EXAMPLES_PER_REASON = 5
 # for the drift check of the newest span against the training window.
 ABSTRACT_WORDS_BIN = 25
 ABSTRACT_WORDS_BINS = 16
+# Vocabulary drift: each split's count of each of train's most frequent words, of
+# all other words, and of words train never has (title + abstract, tokenized as
+# Transform does: lower-cased, punctuation removed, split on whitespace).
+VOCABULARY_WORDS = 1000
+_PUNCTUATION = re.compile(preprocessing.PUNCTUATION)
 # Where each file's papers go, by its place in the window (temporal split).
 _TRAIN_SPAN, _EVAL_SPAN, _TEST_SPAN = 0, 1, 2
 
@@ -94,7 +103,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
     report_path = os.path.join(report_artifact.uri, DATA_REPORT_FILE)
     with self._make_beam_pipeline() as pipeline:
-      counts, dropped_examples = (
+      counts, dropped_examples, word_counts = (
           pipeline
           | 'ListFiles' >> beam.Create(list(enumerate(paths)))
           | 'CleanAndSplit' >> CleanAndSplit(
@@ -108,10 +117,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | 'SumCounts' >> beam.CombinePerKey(sum)
            | 'CollectCounts' >> beam.combiners.ToDict()
            | 'WriteReport' >> beam.Map(
-               lambda totals, first_dropped: write_report(
-                   report_path, pattern, window, totals, first_dropped),
+               lambda totals, first_dropped, words: write_report(
+                   report_path, pattern, window, totals, first_dropped,
+                   {features.SPLITS[index]: counter for index, counter in words.items()}),
                first_dropped=beam.pvalue.AsSingleton(
-                   dropped_examples | 'CollectDroppedExamples' >> beam.combiners.ToDict())))
+                   dropped_examples | 'CollectDroppedExamples' >> beam.combiners.ToDict()),
+               words=beam.pvalue.AsDict(word_counts)))
 
     report = read_report(report_path)
     check_report(report)
@@ -225,6 +236,8 @@ def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
   combination within the group. `span_of_file` gives the span number written into
   each paper of a file (none for files not in it).
 
+  Also returns each split's word counts, as {split index: Counter}.
+
   Two passes over the files keep memory small: the first decides each paper's split
   from fingerprints of its title and label set (the shuffles carry a few integers a
   paper, never text); the second reads the files again and streams each kept paper
@@ -273,7 +286,54 @@ def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
        assigned[_DROPPED],
        papers | 'CountSplitsAndLabels' >> beam.FlatMap(_split_counts))
       | 'AllCounts' >> beam.Flatten())
-  return counts, first_dropped
+  word_counts = (papers
+                 | 'KeyTextBySplit' >> beam.Map(lambda item: (item[0], item[1]))
+                 | 'CountWordsPerSplit' >> beam.CombinePerKey(_WordCounts()))
+  return counts, first_dropped, word_counts
+
+
+def words_of(paper: records.Paper) -> List[str]:
+  """The words Transform's tokenizer makes of a paper's title and abstract."""
+  return _PUNCTUATION.sub('', f'{paper.title} {paper.abstract}'.lower()).split()
+
+
+class _WordCounts(beam.CombineFn):
+  """Papers -> how often each word occurs in them (a Counter: one per split, of
+  ~10^5 words, where a (word, 1) pair per occurrence would be ~10^7 elements)."""
+
+  def create_accumulator(self):
+    return collections.Counter()
+
+  def add_input(self, counter, paper):
+    counter.update(words_of(paper))
+    return counter
+
+  def merge_accumulators(self, counters):
+    counters = iter(counters)
+    merged = next(counters)
+    for counter in counters:
+      merged.update(counter)
+    return merged
+
+  def extract_output(self, counter):
+    return counter
+
+
+def vocabulary_counts(word_counts: Dict[str, collections.Counter]) -> Dict[str, Any]:
+  """The report's vocabulary section: train's VOCABULARY_WORDS most frequent words,
+  and per split the counts of each, of all other words and of words not in train."""
+  train = word_counts.get(features.TRAIN_SPLIT, collections.Counter())
+  top = [word for word, _ in sorted(train.items(), key=lambda kv: (-kv[1], kv[0]))
+         [:VOCABULARY_WORDS]]
+  per_split = {}
+  for split in features.SPLITS:
+    counts = word_counts.get(split, collections.Counter())
+    listed = [counts.get(word, 0) for word in top]
+    total = sum(counts.values())
+    per_split[split] = {
+        'words': total, 'top_train_words': listed, 'other_words': total - sum(listed),
+        'words_not_in_train': sum(n for word, n in counts.items() if word not in train)}
+  return {'top_train_words': top, 'splits': per_split}
 
 
 def _read_file(indexed_path: Tuple[int, str]) -> Iterator[Any]:
@@ -428,7 +488,8 @@ def to_example(paper: records.Paper, span: Optional[int] = None) -> tf.train.Exa
 
 
 def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any, int],
-                 first_dropped: Dict[str, List[Any]]) -> None:
+                 first_dropped: Dict[str, List[Any]],
+                 word_counts: Dict[str, collections.Counter]) -> None:
   """Writes the data report: every row read is either kept in a split or dropped."""
   dropped = {reason.value: 0 for reason in records.DropReason}
   label_counts = {split: {} for split in features.SPLITS}
@@ -462,6 +523,7 @@ def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any,
       'label_combinations_kept': totals.get((_COMBINATION, 'kept'), 0),
       'abstract_words_bin': ABSTRACT_WORDS_BIN,
       'abstract_words': words,
+      'vocabulary': vocabulary_counts(word_counts),
       'label_counts': {
           split: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
           for split, counts in label_counts.items()
