@@ -69,8 +69,9 @@ def test_runtime_parameters_with_the_configured_defaults(compiled):
               for name, value in spec['runtimeConfig']['parameters'].items()}
   assert defaults['data_path'] == 'gs://example-bucket/data/*.csv.gz'
   assert json.loads(defaults['trainer_settings'])['max_epochs'] == config.trainer.max_epochs
-  thresholds = json.loads(defaults['eval_config'])['metricsSpecs'][0]['metrics']
-  assert any('perSliceThresholds' in metric for metric in thresholds)
+  metrics = [metric for spec in json.loads(defaults['eval_config'])['metricsSpecs']
+             for metric in spec['metrics']]
+  assert any('perSliceThresholds' in metric for metric in metrics)
 
 
 def test_nothing_points_at_the_build_machine(compiled):

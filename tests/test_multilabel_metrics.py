@@ -34,6 +34,18 @@ def test_per_label_and_macro_metrics():
   assert values['hamming_loss'] == pytest.approx(3 / 12)  # (3,0) FP; (1,1), (3,1) FN
 
 
+def test_micro_metrics_count_every_label_decision():
+  values = _summary()
+  # 3 true positives, 1 false positive ((3,0)), 2 false negatives ((1,1), (3,1)).
+  assert values['micro_precision'] == pytest.approx(3 / 4)
+  assert values['micro_recall'] == pytest.approx(3 / 5)
+  assert values['micro_f1'] == pytest.approx(2 * 3 / (2 * 3 + 1 + 2))
+  assert values['binary_accuracy'] == pytest.approx(9 / 12)
+  # Of the 5 x 7 positive-negative pairs, the positive scores higher in all but two
+  # (0.3 and 0.4 < 0.6) and ties one (0.3, counted half): AUC 32.5 / 35.
+  assert values['micro_auc'] == pytest.approx(32.5 / 35)
+
+
 def test_precision_and_recall_at_k():
   values = _summary()
   assert values['precision_at_1'] == pytest.approx(3 / 4)
@@ -76,4 +88,5 @@ def test_metric_runs_inside_tfma_with_two_outputs():
   output = combiner.extract_output(combiner.merge_accumulators([accumulator, None]))
   by_name = {key.name: value for key, value in output.items()}
   assert by_name['macro_f1'] == pytest.approx((0.8 + 0 + 1) / 3)
+  assert by_name['micro_f1'] == pytest.approx(2 / 3)
   assert json.loads(by_name[multilabel_metrics.PER_LABEL])['support'] == [2, 2, 1]
