@@ -128,6 +128,8 @@ def length_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
 
 
 def vocabulary_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
+  """Jensen-Shannon divergence of test's word counts from train's (train's top words
+  and all others), judged on a test split of `_MIN_TEST_WORDS` or more."""
   splits = report['vocabulary']['splits']
   train, test = (splits[split]['top_train_words'] + [splits[split]['other_words']]
                  for split in (features.TRAIN_SPLIT, features.TEST_SPLIT))
