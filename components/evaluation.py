@@ -7,7 +7,7 @@ The model's `serve_examples` signature has two outputs:
 - `probabilities`: for ranking metrics (AUC, precision@k).
 `MultiLabelMetrics` reads both and computes every quality figure, micro, macro, per
 label and per example, in one pass over arrays (TFMA's built-in binary metrics
-would flatten the label vector into a Python tuple per label: 70% of the
+would flatten the label vector into a Python tuple per label: most of the
 Evaluator's time); TFMA adds the example count. Slices: the number of true labels,
 the abstract's length and the primary (first-listed) label, computed by the model's
 `transform_features` signature with `slice_features` below.
