@@ -286,9 +286,8 @@ def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
        assigned[_DROPPED],
        papers | 'CountSplitsAndLabels' >> beam.FlatMap(_split_counts))
       | 'AllCounts' >> beam.Flatten())
-  word_counts = (papers
-                 | 'KeyTextBySplit' >> beam.Map(lambda item: (item[0], item[1]))
-                 | 'CountWordsPerSplit' >> beam.CombinePerKey(_WordCounts()))
+  # `papers` are already (split index, paper) pairs.
+  word_counts = papers | 'CountWordsPerSplit' >> beam.CombinePerKey(_WordCounts())
   return counts, first_dropped, word_counts
 
 
