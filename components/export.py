@@ -52,7 +52,9 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
   def predict(raw_features: Dict[str, tf.Tensor]) -> tf.Tensor:
     return model(model.tft_layer(raw_features))
 
-  @tf.function(input_signature=[
+  # Graph code throughout, so autograph has nothing to rewrite: spared, it does not
+  # transpile tf.Transform's layer on every save (see model.ConvertlessModel).
+  @tf.function(autograph=False, input_signature=[
       tf.TensorSpec([None], tf.string, name=features.ABSTRACT_KEY),
       tf.TensorSpec([None], tf.string, name=features.TITLE_KEY),
   ])
@@ -68,7 +70,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
         features.TOP_K_PROBABILITIES_KEY: top.values,
     }
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  @tf.function(autograph=False,
+               input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(serialized):
     probabilities = predict(tf.io.parse_example(serialized, input_spec))
     return {
@@ -76,7 +79,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
         features.DECISION_SCORES_KEY: decision_scores(probabilities, model.thresholds),
     }
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  @tf.function(autograph=False,
+               input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(serialized):
     raw = tf.io.parse_example(serialized, example_spec)
     transformed = model.tft_layer(raw)
@@ -88,7 +92,7 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
         **evaluation.slice_features(raw),
     }
 
-  @tf.function(input_signature=[])
+  @tf.function(autograph=False, input_signature=[])
   def label_vocabulary():
     return {'labels': tf.identity(model.label_names),
             'thresholds': tf.identity(model.thresholds)}
