@@ -34,7 +34,8 @@ from tests.conftest import write_csv
 
 MONTHS = ('2025-01', '2025-02', '2025-03', '2025-04')
 RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
-SMALL = ['--epochs', '3', '--batch-size', '64', '--max-vocabulary-size', '5000',
+# One epoch: these tests check data handling and caching, not what the model learns.
+SMALL = ['--epochs', '1', '--batch-size', '64', '--max-vocabulary-size', '5000',
          '--min-micro-f1', '0']
 
 
@@ -250,7 +251,7 @@ def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
   assert 'Traceback' not in completed.stderr
   assert not glob.glob(str(tmp_path / 'out' / 'pipeline' / '*' / 'Transform' / '*' / '*'))
 
-  warned = run(data, tmp_path / 'warned', '--on-data-problem', 'warn', '--epochs', '1')
+  warned = run(data, tmp_path / 'warned', '--on-data-problem', 'warn')
   assert warned.returncode == 0, warned.stderr[-2000:]
   assert 'data check: warn' in warned.stdout
   with open(tmp_path / 'warned' / 'run_summary.json') as f:
@@ -276,17 +277,17 @@ def states_of(output_root):
 
 def test_a_new_month_is_picked_up_and_what_did_not_change_is_cached(tmp_path):
   months = ('2025-12', '2026-01', '2026-02', '2026-03')
-  data = sample_months(str(tmp_path / 'data'), months)
+  data = sample_months(str(tmp_path / 'data'), months, rows=120)
   output_root = tmp_path / 'out'
   first = run(data, output_root)
   assert first.returncode == 0, first.stderr[-3000:]
   summary, states = states_of(output_root)
   assert all(state == 'COMPLETE' for state in states.values()), states
   assert summary['data']['spans']['test'] == ['2026-03']
-  assert summary['data']['split_sizes']['test'] == 250
+  assert summary['data']['split_sizes']['test'] == 120
   assert 'spans train 2025-12..2026-02, eval 2026-02, test 2026-03' in first.stdout
 
-  sample_months(str(tmp_path / 'data'), ('2026-04',))
+  sample_months(str(tmp_path / 'data'), ('2026-04',), rows=120)
   # Pinned to the same test month, the window's files are unchanged: all cached.
   pinned = run(data, output_root, '--last-span', '2026-03')
   assert pinned.returncode == 0, pinned.stderr[-3000:]
