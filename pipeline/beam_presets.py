@@ -7,24 +7,32 @@ arguments to each of them (`PipelineConfig.beam_pipeline_args`).
 |---|---|---|
 | `direct` | this process (Beam's in-memory DirectRunner) | nothing |
 | `direct-multiprocessing` | one worker process per core on this machine | nothing |
-| `dataflow` | Google Cloud Dataflow | project, region, a gs:// temp location; workers run the pipeline image |
-| `flink` | an Apache Flink cluster (portable runner) | the Flink master address; a Beam worker pool (the pipeline image run with `--worker_pool`) next to each task manager |
-| `spark` | an Apache Spark cluster (portable runner) | the Spark master URL; a Beam worker pool as for Flink |
+| `dataflow` | Google Cloud Dataflow | project, region, a shared temp location; workers run the pipeline image |
+| `portable` | a Beam job service: a Flink or Spark cluster's job server, or Beam's Python one | its endpoint; a Beam worker pool (the pipeline image run with `--worker_pool`) beside each task manager / executor, or Docker on the workers |
 
-Temp and staging locations must be reachable by every worker: a gs:// (or hdfs://,
-s3://) path, never a local one, for the three cluster runners.
+A cluster runs its job server as a service: the portable preset never starts one
+(Beam's FlinkRunner / SparkRunner would download the server's jar and start a JVM
+inside each step). TFX's `pre_optimize=all` experiment is not set: Beam's Python job
+service fails on the fused stages it produces. Temp and staging locations must be
+reachable by every worker: a gs:// (or hdfs://, s3://) path, never a local one.
 """
 
 from typing import Optional, Tuple
 
-PRESETS = ('direct', 'direct-multiprocessing', 'dataflow', 'flink', 'spark')
+PRESETS = ('direct', 'direct-multiprocessing', 'dataflow', 'portable')
+DEFAULT_WORKER_POOL = 'localhost:50000'
 
 
 def beam_args(preset: str, *, project: Optional[str] = None, region: Optional[str] = None,
-              temp_location: Optional[str] = None, master: Optional[str] = None,
+              temp_location: Optional[str] = None, job_endpoint: Optional[str] = None,
               worker_image: Optional[str] = None,
-              worker_pool: str = 'localhost:50000') -> Tuple[str, ...]:
-  """Arguments for `preset`; raises ValueError naming what a preset lacks."""
+              worker_pool: Optional[str] = DEFAULT_WORKER_POOL) -> Tuple[str, ...]:
+  """Arguments for `preset`; raises ValueError naming what a preset lacks.
+
+  For `portable`, workers come from the Beam worker pool at `worker_pool` (EXTERNAL:
+  the sidecar layout of Flink / Spark operators); with `worker_pool=None`, each
+  worker machine starts `worker_image` in Docker.
+  """
   if preset == 'direct':
     return ()
   if preset == 'direct-multiprocessing':
@@ -37,14 +45,14 @@ def beam_args(preset: str, *, project: Optional[str] = None, region: Optional[st
             f'--staging_location={temp_location.rstrip("/")}/staging')
     # Workers need the project's code: the pipeline image carries it.
     return args + ((f'--sdk_container_image={worker_image}',) if worker_image else ())
-  if preset in ('flink', 'spark'):
-    _require(preset, master=master, temp_location=temp_location)
-    runner_args = (('--runner=FlinkRunner', f'--flink_master={master}')
-                   if preset == 'flink' else
-                   ('--runner=SparkRunner', f'--spark_master_url={master}'))
-    # EXTERNAL: workers are Beam worker pools already running the pipeline image.
-    return runner_args + ('--environment_type=EXTERNAL', f'--environment_config={worker_pool}',
-                          f'--temp_location={temp_location}')
+  if preset == 'portable':
+    _require(preset, job_endpoint=job_endpoint,
+             **({} if worker_pool else {'worker_image': worker_image}))
+    environment = (('--environment_type=EXTERNAL', f'--environment_config={worker_pool}')
+                   if worker_pool else
+                   ('--environment_type=DOCKER', f'--environment_config={worker_image}'))
+    return (('--runner=PortableRunner', f'--job_endpoint={job_endpoint}') + environment +
+            ((f'--temp_location={temp_location}',) if temp_location else ()))
   raise ValueError(f'unknown Beam preset {preset!r}; choose one of {", ".join(PRESETS)}')
 
 

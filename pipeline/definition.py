@@ -35,10 +35,13 @@ def create_pipeline(
     config: PipelineConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     runtime_parameters: bool = False,
+    compare_with_latest_blessed: bool = True,
 ) -> tfx.dsl.Pipeline:
   """ExampleGen -> statistics, schema, validation -> data gate -> Transform -> Trainer
   -> Evaluator -> Pusher. With `runtime_parameters`, RUNTIME_PARAMETERS become
-  pipeline parameters."""
+  pipeline parameters. Without `compare_with_latest_blessed` there is no resolver
+  node (Kubeflow Pipelines' v2 backend runs none): the Evaluator blesses on the
+  absolute micro-F1 threshold alone."""
   data_path = config.data_path
   trainer_settings = settings.to_custom_config(config.trainer)
   eval_config = evaluation.eval_config(config.min_micro_f1, config.max_micro_f1_regression)
@@ -100,12 +103,12 @@ def create_pipeline(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  ).with_id('latest_blessed_model_resolver') if compare_with_latest_blessed else None
 
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
-      baseline_model=latest_blessed_model.outputs['model'],
+      baseline_model=latest_blessed_model.outputs['model'] if latest_blessed_model else None,
       example_splits=[features.TEST_SPLIT],
       eval_config=eval_config)
 
@@ -119,10 +122,9 @@ def create_pipeline(
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
-      components=[
+      components=[component for component in (
           example_gen, statistics_gen, schema_importer, example_validator, gate, transform,
-          trainer, latest_blessed_model, evaluator, pusher
-      ],
+          trainer, latest_blessed_model, evaluator, pusher) if component],
       enable_cache=config.enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_pipeline_args))

@@ -25,6 +25,9 @@ from pipeline import run_summary
 from pipeline.config import MysqlMetadata, PipelineConfig
 from pipeline.definition import create_pipeline
 
+# Dataflow reads and writes shared storage, not this machine's paths.
+LOCAL_PRESETS = ('direct', 'direct-multiprocessing', 'portable')
+
 
 def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   """Builds the run's PipelineConfig from command-line flags over the defaults."""
@@ -57,9 +60,13 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--min-micro-f1', type=float, default=defaults.min_micro_f1,
                       help='test micro-F1 a model needs to be blessed and pushed')
   parser.add_argument('--seed', type=int, default=defaults.seed)
-  parser.add_argument('--beam-preset', default='direct', choices=beam_presets.PRESETS[:2],
+  parser.add_argument('--beam-preset', default='direct', choices=LOCAL_PRESETS,
                       help='direct: Beam in this process; direct-multiprocessing: one '
-                      'worker process per core')
+                      'worker process per core; portable: a Beam job service '
+                      '(--job-endpoint) and worker pool (--worker-pool)')
+  parser.add_argument('--job-endpoint', help='the portable preset\'s job service, host:port')
+  parser.add_argument('--worker-pool', default=beam_presets.DEFAULT_WORKER_POOL,
+                      help='the portable preset\'s Beam worker pool, host:port')
   parser.add_argument('--beam-arg', action='append', default=[],
                       help='an extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2')
   parser.add_argument('--mysql', metavar='USER@HOST[:PORT]/DATABASE',
@@ -81,7 +88,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
         output_root=args.output_root,
         seed=args.seed,
         min_micro_f1=args.min_micro_f1,
-        beam_pipeline_args=beam_presets.beam_args(args.beam_preset) + tuple(args.beam_arg),
+        beam_pipeline_args=beam_presets.beam_args(
+            args.beam_preset, job_endpoint=args.job_endpoint,
+            worker_pool=args.worker_pool) + tuple(args.beam_arg),
         mysql_metadata=parse_mysql(args.mysql) if args.mysql else None,
         enable_cache=not args.no_cache,
         transform=dataclasses.replace(defaults.transform,

@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from pipeline import beam_presets
+from pipeline import kfp_spec
+from pipeline import run_kubeflow
 from pipeline import run_vertex
 from pipeline.config import MysqlMetadata, PipelineConfig, REPOSITORY_ROOT
 from pipeline.definition import RUNTIME_PARAMETERS, create_pipeline
@@ -20,15 +23,26 @@ RESOLVER = 'latest_blessed_model_resolver'
 def compiled(tmp_path_factory):
   """The pipeline compiled through run_vertex's command line, offline."""
   output = str(tmp_path_factory.mktemp('kfp') / 'pipeline.json')
-  args = run_vertex.parse_args([
-      '--image', IMAGE, '--output-root', 'gs://example-bucket/arxiv',
-      '--data', 'gs://example-bucket/data/*.csv.gz', '--output', output,
-      '--beam-preset', 'dataflow', '--project', 'example-project', '--region',
-      'europe-west4'])
-  config = run_vertex.pipeline_config(args)
-  spec = run_vertex.compile_pipeline(config, args.image, output)
+  argv = ['--image', IMAGE, '--output-root', 'gs://example-bucket/arxiv',
+          '--data', 'gs://example-bucket/data/*.csv.gz', '--output', output,
+          '--beam-preset', 'dataflow', '--project', 'example-project', '--region',
+          'europe-west4']
+  assert run_vertex.main(argv) == 0
   with open(output) as f:
-    return spec, f.read(), config
+    text = f.read()
+  return json.loads(text), text, kfp_spec.pipeline_config(run_vertex.parse_args(argv))
+
+
+@pytest.fixture(scope='module')
+def kubeflow_package(tmp_path_factory):
+  """The Kubeflow Pipelines variant, compiled through run_kubeflow's command line."""
+  output = str(tmp_path_factory.mktemp('kubeflow') / 'pipeline.yaml')
+  assert run_kubeflow.main([
+      '--image', IMAGE, '--output-root', 's3://example-bucket/arxiv',
+      '--data', 's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz', '--output', output,
+      '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099']) == 0
+  with open(output) as f:
+    return yaml.safe_load(f)
 
 
 def _upstream(task):
@@ -42,7 +56,7 @@ def _upstream(task):
 
 def test_every_component_is_compiled_with_the_local_pipelines_edges(compiled):
   spec, _, config = compiled
-  tasks = spec['pipelineSpec']['root']['dag']['tasks']
+  tasks = spec['root']['dag']['tasks']
   local = {component.id: {upstream.id for upstream in component.upstream_nodes}
            for component in create_pipeline(config).components}
   compiled_nodes = {name.split('-')[0] for name in tasks}
@@ -54,19 +68,47 @@ def test_every_component_is_compiled_with_the_local_pipelines_edges(compiled):
           {RESOLVER} if RESOLVER in local[node] else set()), name
 
 
+def test_the_spec_is_schema_2_1_and_only_the_data_reading_step_skips_the_cache(compiled):
+  spec, _, _ = compiled
+  assert spec['schemaVersion'] == '2.1.0'
+  tasks = spec['root']['dag']['tasks']
+  # New files under the same glob must reach the model: ExampleGen's cache key would
+  # be the glob alone. The others keep the caching TFX compiled (resolvers: none).
+  assert tasks[kfp_spec.EXAMPLE_GEN_TASK]['cachingOptions'] == {'enableCache': False}
+  assert {name for name, task in tasks.items()
+          if task.get('cachingOptions', {}).get('enableCache')} == (
+              set(tasks) - {kfp_spec.EXAMPLE_GEN_TASK} - {
+                  name for name in tasks if name.startswith(RESOLVER)})
+
+
+def test_the_kubeflow_package_has_no_resolver_and_carries_the_parameter_defaults(
+    kubeflow_package):
+  tasks = kubeflow_package['root']['dag']['tasks']
+  assert not any(name.startswith(RESOLVER) for name in tasks)
+  assert 'baseline_model' not in tasks['Evaluator']['inputs'].get('artifacts', {})
+  assert tasks[kfp_spec.EXAMPLE_GEN_TASK]['cachingOptions'] == {'enableCache': False}
+  parameters = kubeflow_package['root']['inputDefinitions']['parameters']
+  assert set(parameters) == set(RUNTIME_PARAMETERS)
+  assert parameters['data_path']['defaultValue'] == (
+      's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz')
+  text = json.dumps(kubeflow_package)
+  assert '--runner=PortableRunner' in text and '--job_endpoint=flink-jobserver:8099' in text
+  assert 'FlinkRunner' not in text and 'pre_optimize' not in text
+
+
 def test_every_step_runs_the_pipeline_image(compiled):
   spec, _, _ = compiled
-  executors = spec['pipelineSpec']['deploymentSpec']['executors']
+  executors = spec['deploymentSpec']['executors']
   images = {e['container']['image'] for e in executors.values() if 'container' in e}
   assert images == {IMAGE}
 
 
 def test_runtime_parameters_with_the_configured_defaults(compiled):
   spec, _, config = compiled
-  parameters = spec['pipelineSpec']['root']['inputDefinitions']['parameters']
+  parameters = spec['root']['inputDefinitions']['parameters']
   assert set(parameters) == set(RUNTIME_PARAMETERS)
-  defaults = {name: value['stringValue']
-              for name, value in spec['runtimeConfig']['parameters'].items()}
+  defaults = {name: value['defaultValue'] for name, value in parameters.items()}
+  assert spec['defaultPipelineRoot'] == 'gs://example-bucket/arxiv/pipeline/arxiv-subject-areas'
   assert defaults['data_path'] == 'gs://example-bucket/data/*.csv.gz'
   assert json.loads(defaults['trainer_settings'])['max_epochs'] == config.trainer.max_epochs
   metrics = [metric for spec in json.loads(defaults['eval_config'])['metricsSpecs']
@@ -98,24 +140,28 @@ def test_dockerfile_copies_everything_the_pipeline_imports():
   assert 'WORKDIR /pipeline' in dockerfile
 
 
-@pytest.mark.parametrize('preset, missing', [
-    ('dataflow', 'project, region, temp_location'),
-    ('flink', 'master, temp_location'),
-    ('spark', 'master, temp_location'),
+@pytest.mark.parametrize('preset, values, missing', [
+    ('dataflow', {}, 'project, region, temp_location'),
+    ('portable', {}, 'job_endpoint'),
+    ('portable', {'job_endpoint': 'j:8099', 'worker_pool': None}, 'worker_image'),
 ])
-def test_cluster_presets_name_what_they_lack(preset, missing):
-  with pytest.raises(ValueError, match=f'needs {missing}'):
-    beam_presets.beam_args(preset)
+def test_cluster_presets_name_what_they_lack(preset, values, missing):
+  with pytest.raises(ValueError, match=f'needs {missing}$'):
+    beam_presets.beam_args(preset, **values)
 
 
 def test_presets():
   assert beam_presets.beam_args('direct') == ()
   assert '--direct_running_mode=multi_processing' in beam_presets.beam_args(
       'direct-multiprocessing')
-  flink = beam_presets.beam_args('flink', master='flink:8081', temp_location='gs://b/tmp')
-  assert '--runner=FlinkRunner' in flink and '--environment_type=EXTERNAL' in flink
-  spark = beam_presets.beam_args('spark', master='spark://m:7077', temp_location='gs://b/tmp')
-  assert '--spark_master_url=spark://m:7077' in spark
+  # A cluster's job server and worker-pool sidecars: no runner that starts a JVM.
+  assert beam_presets.beam_args('portable', job_endpoint='flink-jobserver:8099') == (
+      '--runner=PortableRunner', '--job_endpoint=flink-jobserver:8099',
+      '--environment_type=EXTERNAL', '--environment_config=localhost:50000')
+  docker = beam_presets.beam_args('portable', job_endpoint='j:8099', worker_pool=None,
+                                  worker_image=IMAGE, temp_location='gs://b/tmp')
+  assert docker[2:] == ('--environment_type=DOCKER', f'--environment_config={IMAGE}',
+                        '--temp_location=gs://b/tmp')
   with pytest.raises(ValueError, match='unknown Beam preset'):
     beam_presets.beam_args('nope')
 

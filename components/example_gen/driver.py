@@ -18,7 +18,6 @@ from tfx.dsl.components.base import base_driver
 from tfx.orchestration.portable import data_types
 from tfx.orchestration import data_types_utils
 from tfx.proto.orchestration import driver_output_pb2
-from tfx.utils import io_utils
 
 from components.example_gen import executor
 
@@ -30,10 +29,9 @@ class InputFingerprintDriver(base_driver.BaseDriver):
   def run(self, execution_info: data_types.ExecutionInfo) -> driver_output_pb2.DriverOutput:
     properties = execution_info.exec_properties
     window = executor.resolve_input(properties[executor.INPUT_PATTERN_KEY], properties)
-    fingerprint = '\n'.join(io_utils.generate_fingerprint(f'file {index}', path)
-                            for index, (path, _) in enumerate(window.files))
     output = driver_output_pb2.DriverOutput()
-    data_types_utils.set_metadata_value(output.exec_properties[FINGERPRINT_KEY], fingerprint)
+    data_types_utils.set_metadata_value(output.exec_properties[FINGERPRINT_KEY],
+                                        executor.input_fingerprint(window))
     if window.span_names:
       data_types_utils.set_metadata_value(output.exec_properties[executor.LAST_SPAN_KEY],
                                           window.span_names[-1])

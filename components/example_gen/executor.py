@@ -39,6 +39,7 @@ from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 
 from components import features
 from components import preprocessing
@@ -133,9 +134,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       examples.span = window.numbers[-1]  # The test month's.
       for split, names in report['spans'].items():
         examples.set_string_custom_property(f'{split}_spans', ','.join(names))
+    # The driver fingerprints the files before caching is decided; where it does not
+    # run (Vertex AI and Kubeflow run no custom drivers), the record still says which
+    # files the examples came from.
     examples.set_string_custom_property(
         example_gen_utils.FINGERPRINT_PROPERTY_NAME,
-        exec_properties.get(example_gen_utils.FINGERPRINT_PROPERTY_NAME, ''))
+        exec_properties.get(example_gen_utils.FINGERPRINT_PROPERTY_NAME) or
+        input_fingerprint(window))
     report_artifact.set_int_custom_property('rows_read', report['rows_read'])
     report_artifact.set_int_custom_property('rows_kept', report['rows_kept'])
     for split, size in report['split_sizes'].items():
@@ -163,6 +168,13 @@ def resolve_input(pattern: str, exec_properties: Dict[str, Any]) -> InputWindow:
   return InputWindow(tuple((span.path, group) for span, group in zip(selected, groups)),
                      tuple(span.name for span in selected),
                      tuple(span.number for span in selected))
+
+
+def input_fingerprint(window: InputWindow) -> str:
+  """Count, sizes and modification times of the window's files, as TFX's file-based
+  ExampleGen fingerprints its input."""
+  return '\n'.join(io_utils.generate_fingerprint(f'file {index}', path)
+                   for index, (path, _) in enumerate(window.files))
 
 
 def split_plan(window: InputWindow, exec_properties: Dict[str, Any]
