@@ -1,23 +1,41 @@
 # The pipeline image: what every component runs in on Vertex AI / Kubeflow, and the
 # Beam worker image on Dataflow, Flink or Spark. Build from the repository root:
 #   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/arxiv-subject-areas:TAG .
+# `make image-check` runs the same install scripts in a clean virtual environment.
 
 # Beam's SDK harness launcher: Dataflow, Flink and Spark start workers through it.
 FROM apache/beam_python3.10_sdk:2.62.0 AS beam
 
+# Builder: wheels of the few runtime dependencies PyPI has only as source.
+FROM python:3.10.13-slim-bookworm AS builder
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends g++=4:12.2.0-3 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /build
+COPY requirements-runtime.lock ./
+COPY tools/image/ tools/image/
+RUN tools/image/build_wheels.sh python /wheels
+
 FROM python:3.10.13-slim-bookworm
 
+# RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT: Beam's boot runs the worker in this Python
+# instead of creating a virtual environment under /opt/apache/beam-venv, which the
+# non-root user could not write.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_USE_LEGACY_KERAS=1
+    TF_USE_LEGACY_KERAS=1 \
+    RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1
 
 WORKDIR /pipeline
 
-# Dependencies first, exactly as tested, so code changes reuse this layer.
-COPY requirements.lock ./
-RUN pip install -r requirements.lock
+# Runtime dependencies only (requirements-runtime.lock: no test or notebook-server
+# packages), exactly as checked, so code changes reuse this layer.
+COPY requirements-runtime.lock ./
+COPY tools/image/ tools/image/
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    tools/image/install_runtime.sh python /wheels
 
 # The project: editable, so that the schema and the sample data resolve under
 # /pipeline (IMAGE_REPOSITORY_ROOT in pipeline/config.py).

@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test serve bench backtest bench-scale bench-serve venv clean
+CLIENTS := .venv-clients/.installed
+
+.PHONY: run test serve bench backtest bench-scale bench-serve venv clean kubeflow image-check
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(CLIENTS)
 	tools/ensure_browser.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -31,7 +33,29 @@ bench-scale: $(INSTALLED)
 bench-serve: $(INSTALLED)
 	$(BIN)/python -m benchmarks.serve $(ARGS)
 
+# The Kubeflow Pipelines 2.x package (pipeline/run_kubeflow.py), then loaded and
+# nested in a pipeline by the real kfp SDK. Point KUBEFLOW_ARGS at your image,
+# storage and data.
+KUBEFLOW_ARGS ?= --image arxiv-subject-areas:latest --output-root s3://BUCKET/arxiv \
+	--data 's3://BUCKET/data/arxiv_cs_{YYYY}-{MM}.csv.gz'
+KUBEFLOW_PACKAGE ?= arxiv_subject_areas_kfp.yaml
+kubeflow: $(INSTALLED) $(CLIENTS)
+	$(BIN)/python pipeline/run_kubeflow.py $(KUBEFLOW_ARGS) --output $(KUBEFLOW_PACKAGE) $(ARGS)
+	.venv-clients/bin/python tools/kfp_clients.py load-and-nest $(KUBEFLOW_PACKAGE) \
+	  $$(mktemp --suffix=.yaml) 's3://BUCKET/other/*.csv.gz' > /dev/null
+	@echo "$(KUBEFLOW_PACKAGE): loaded and nested by kfp $$(.venv-clients/bin/pip show kfp | sed -n 's/^Version: //p')"
+
+# The Dockerfile's Python install, reproduced in a clean virtual environment (Docker
+# cannot run here), and every dotted path of the compiled spec imported in it.
+image-check: $(INSTALLED)
+	tools/image/check.sh $(PYTHON) $(BIN)/python
+
 venv: $(INSTALLED)
+
+# kfp 2.x and google-cloud-aiplatform, for checking the compiled pipelines: their
+# protobuf >= 4 cannot share .venv.
+$(CLIENTS): tools/client-requirements.txt tools/ensure_client_venv.sh
+	PYTHON=$(PYTHON) tools/ensure_client_venv.sh
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), sys.version' || \
@@ -42,4 +66,4 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $@
 
 clean:
-	rm -rf outputs
+	rm -rf outputs build
