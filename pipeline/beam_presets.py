@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 
 PRESETS = ('direct', 'direct-multiprocessing', 'dataflow', 'portable')
 DEFAULT_WORKER_POOL = 'localhost:50000'
+JOB_TIMEOUT_SECONDS = 24 * 3600  # The longest a Beam job of the portable preset may run.
 
 
 def beam_args(preset: str, *, project: Optional[str] = None, region: Optional[str] = None,
@@ -51,7 +52,10 @@ def beam_args(preset: str, *, project: Optional[str] = None, region: Optional[st
     environment = (('--environment_type=EXTERNAL', f'--environment_config={worker_pool}')
                    if worker_pool else
                    ('--environment_type=DOCKER', f'--environment_config={worker_image}'))
-    return (('--runner=PortableRunner', f'--job_endpoint={job_endpoint}') + environment +
+    # Beam opens the job's state stream with the job-service timeout as its deadline
+    # (60 s by default): a longer job fails with DEADLINE_EXCEEDED while it runs.
+    return (('--runner=PortableRunner', f'--job_endpoint={job_endpoint}',
+             f'--job_server_timeout={JOB_TIMEOUT_SECONDS}') + environment +
             ((f'--temp_location={temp_location}',) if temp_location else ()))
   raise ValueError(f'unknown Beam preset {preset!r}; choose one of {", ".join(PRESETS)}')
 

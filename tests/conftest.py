@@ -39,6 +39,14 @@ def flags(tmp_path_factory):
           '--batch-size', '32', '--max-vocabulary-size', '20000', '--min-micro-f1', '0.2']
 
 
+def with_flags(flags, **overrides):
+  """`flags` with some values replaced: with_flags(flags, epochs=1)."""
+  flags = list(flags)
+  for name, value in overrides.items():
+    flags[flags.index('--' + name.replace('_', '-')) + 1] = str(value)
+  return flags
+
+
 @pytest.fixture(scope='session')
 def first_run(flags):
   """One real LocalDagRunner run of the whole pipeline, shared by the tests."""

@@ -190,10 +190,11 @@ def test_presets():
   # A cluster's job server and worker-pool sidecars: no runner that starts a JVM.
   assert beam_presets.beam_args('portable', job_endpoint='flink-jobserver:8099') == (
       '--runner=PortableRunner', '--job_endpoint=flink-jobserver:8099',
-      '--environment_type=EXTERNAL', '--environment_config=localhost:50000')
+      '--job_server_timeout=86400', '--environment_type=EXTERNAL',
+      '--environment_config=localhost:50000')
   docker = beam_presets.beam_args('portable', job_endpoint='j:8099', worker_pool=None,
                                   worker_image=IMAGE, temp_location='gs://b/tmp')
-  assert docker[2:] == ('--environment_type=DOCKER', f'--environment_config={IMAGE}',
+  assert docker[3:] == ('--environment_type=DOCKER', f'--environment_config={IMAGE}',
                         '--temp_location=gs://b/tmp')
   with pytest.raises(ValueError, match='unknown Beam preset'):
     beam_presets.beam_args('nope')

@@ -17,7 +17,7 @@ from components import features
 from pipeline import run_local
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
-from tests.conftest import sample_rows, write_csv
+from tests.conftest import sample_rows, with_flags, write_csv
 
 COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
               'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
@@ -121,7 +121,7 @@ def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
 
 
 def test_a_stricter_blessing_threshold_stops_the_push(first_run, flags):
-  strict = run_local.run(run_local.parse_config(flags[:-1] + ['0.99']))
+  strict = run_local.run(run_local.parse_config(with_flags(flags, min_micro_f1=0.99)))
   assert strict['components']['Trainer']['state'] == 'CACHED'
   assert strict['components']['Evaluator']['state'] == 'COMPLETE'
   assert not strict['blessed'] and not strict['pushed']
@@ -137,13 +137,11 @@ def test_multiprocessing_beam_preset_runs_the_pipeline_to_the_same_data(
     first_run, flags, tmp_path):
   """Beam workers in separate processes (the direct-multiprocessing preset) must see
   the same rows, drops and splits as the in-process DirectRunner."""
-  data = flags[flags.index('--data') + 1]
   output_root = str(tmp_path / 'multiprocessing')
   subprocess.run(
       [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
-       '--data', data, '--output-root', output_root, '--beam-preset', 'direct-multiprocessing',
-       '--epochs', '2', '--batch-size', '32', '--max-vocabulary-size', '20000',
-       '--min-micro-f1', '0'],
+       *with_flags(flags, output_root=output_root, epochs=1, min_micro_f1=0),
+       '--beam-preset', 'direct-multiprocessing'],
       check=True, capture_output=True, text=True)
   with open(os.path.join(output_root, 'run_summary.json')) as f:
     summary = json.load(f)
