@@ -208,12 +208,12 @@ class AdamWithSparseAdagrad(tf_keras.optimizers.Optimizer):
 
 @tf_keras.utils.register_keras_serializable(package='arxiv')
 class ConvertlessModel(tf_keras.Model):
-  """A functional Model whose train / test / predict steps skip autograph.
+  """A functional Model whose calls and train / test / predict steps skip autograph.
 
   Autograph rewrites each Python function a tf.function calls, except in packages
   its list says are written for graphs: the list names `keras` but not `tf_keras`,
-  so the first training step spent ~25 s of ~30 (2 cores, full data) transpiling
-  some 1,000 tf_keras functions. Keras' code needs no rewriting, nor do this
+  so the first training step spent ~29 s of 35 (2 cores, full data) transpiling
+  some 1,000 tf_keras functions, and each save traced the model through it again. Keras' code needs no rewriting, nor do this
   module's layers: their Python control flow depends on settings, never on tensors.
   """
   __call__ = tf.autograph.experimental.do_not_convert(tf_keras.Model.__call__)

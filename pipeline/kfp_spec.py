@@ -22,7 +22,6 @@ from pipeline import beam_presets
 from pipeline.config import IMAGE_REPOSITORY_ROOT, PipelineConfig
 from pipeline.definition import create_pipeline, runtime_parameter_defaults
 
-SCHEMA_VERSION = '2.1.0'
 EXAMPLE_GEN_TASK = 'ArxivExampleGen'
 
 
