@@ -27,16 +27,13 @@ from components.example_gen import executor
 from components.example_gen import records
 from components.example_gen import spans
 from pipeline import run_local
-from pipeline.config import MONTHLY_SAMPLE, REPOSITORY_ROOT
+from pipeline.config import MONTHLY_SAMPLE
 from tests.test_example_gen import execute
 from tests.test_pipeline_e2e import COMPONENTS
+from tests.test_reliability import RUN_LOCAL, SMALL
 from tests.conftest import write_csv
 
 MONTHS = ('2025-01', '2025-02', '2025-03', '2025-04')
-RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
-# One epoch: these tests check data handling and caching, not what the model learns.
-SMALL = ['--epochs', '1', '--batch-size', '64', '--max-vocabulary-size', '5000',
-         '--min-micro-f1', '0']
 
 
 def month_rows(month):

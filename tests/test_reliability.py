@@ -17,6 +17,7 @@ from tests.conftest import sample_rows, write_csv
 from tests.test_pipeline_e2e import COMPONENTS
 
 RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
+# One epoch: these runs check data handling, caching and recovery, not learning.
 SMALL = ['--epochs', '1', '--batch-size', '64', '--max-vocabulary-size', '5000',
          '--min-micro-f1', '0']
 
