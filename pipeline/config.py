@@ -82,6 +82,9 @@ class PipelineConfig:
   # Where Beam runs: see pipeline/beam_presets.py.
   beam_pipeline_args: Tuple[str, ...] = ()
   enable_cache: bool = True
+  # LocalDagRunner: run only this component and those it depends on (a TFX partial
+  # run); '' runs them all.
+  stop_after: str = ''
   # ML Metadata: SQLite under output_root unless a MySQL store is given.
   mysql_metadata: Optional[MysqlMetadata] = None
 

@@ -17,6 +17,7 @@ from typing import List, Optional
 
 from absl import logging
 from tfx import v1 as tfx
+from tfx.orchestration import pipeline as tfx_pipeline
 
 from components import errors
 from pipeline import beam_presets
@@ -72,6 +73,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--mysql', metavar='USER@HOST[:PORT]/DATABASE',
                       help='a MySQL ML Metadata store instead of SQLite under the output root '
                       '(password from $MLMD_MYSQL_PASSWORD)')
+  parser.add_argument('--stop-after', metavar='COMPONENT', default=defaults.stop_after,
+                      help='run only COMPONENT and the components it needs (a TFX partial '
+                      'run), e.g. Transform to look at the vocabulary')
   parser.add_argument('--no-cache', action='store_true',
                       help='run every component even if its inputs are unchanged')
   parser.add_argument('--verbose', action='store_true', help='log TFX progress (INFO)')
@@ -79,7 +83,7 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   if args.verbose:
     logging.set_verbosity(logging.INFO)
   try:
-    return dataclasses.replace(
+    config = dataclasses.replace(
         defaults,
         data_path=args.data,
         last_span=args.last_span,
@@ -93,6 +97,7 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
             worker_pool=args.worker_pool) + tuple(args.beam_arg),
         mysql_metadata=parse_mysql(args.mysql) if args.mysql else None,
         enable_cache=not args.no_cache,
+        stop_after=args.stop_after,
         transform=dataclasses.replace(defaults.transform,
                                       max_vocabulary_size=args.max_vocabulary_size,
                                       min_label_count=args.min_label_count),
@@ -100,6 +105,11 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                                     batch_size=args.batch_size))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))
+  components = [component.id for component in create_pipeline(config).components]
+  if config.stop_after and config.stop_after not in components:
+    parser.error(f'--stop-after {config.stop_after!r} is not a component; they are '
+                 f'{", ".join(components)}')
+  return config
 
 
 def parse_mysql(address: str) -> MysqlMetadata:
@@ -114,8 +124,11 @@ def parse_mysql(address: str) -> MysqlMetadata:
 def run(config: PipelineConfig) -> dict:
   """Runs the pipeline, then returns and writes its summary."""
   started = time.monotonic()
-  tfx.orchestration.LocalDagRunner().run(create_pipeline(
-      config, metadata_connection_config=config.metadata_connection_config()))
+  pipeline = create_pipeline(config,
+                             metadata_connection_config=config.metadata_connection_config())
+  run_options = tfx_pipeline.RunOptions(to_nodes=[config.stop_after]) if (
+      config.stop_after) else None
+  tfx.orchestration.LocalDagRunner().run(pipeline, run_options=run_options)
   summary = run_summary.collect(config)
   if 'Evaluator' in summary['artifacts']:
     summary['report'] = report.write(

@@ -131,21 +131,3 @@ def test_a_stricter_blessing_threshold_stops_the_push(first_run, flags):
     summary = f.read()
   assert '**Not blessed: not pushed.**' in summary
   assert 'micro_f1' in summary and '< 0.99 required' in summary
-
-
-def test_multiprocessing_beam_preset_runs_the_pipeline_to_the_same_data(
-    first_run, flags, tmp_path):
-  """Beam workers in separate processes (the direct-multiprocessing preset) must see
-  the same rows, drops and splits as the in-process DirectRunner."""
-  output_root = str(tmp_path / 'multiprocessing')
-  subprocess.run(
-      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
-       *with_flags(flags, output_root=output_root, epochs=1, min_micro_f1=0),
-       '--beam-preset', 'direct-multiprocessing'],
-      check=True, capture_output=True, text=True)
-  with open(os.path.join(output_root, 'run_summary.json')) as f:
-    summary = json.load(f)
-  assert all(summary['components'][node]['state'] == 'COMPLETE' for node in COMPONENTS)
-  assert summary['data'] == first_run['data']
-  assert summary['model']['vocabulary_size'] == first_run['model']['vocabulary_size']
-  assert summary['pushed']

@@ -1,9 +1,12 @@
-"""The Beam components through Beam's portable runner, laid out as a cluster runs them:
-a job service and a worker pool, each a process of its own, reached over loopback
-(the layout of a Flink or Spark job server with a worker-pool sidecar; here Beam's
-Python job service stands in for the JVM one).
+"""The Beam components on Beam's other local runners, as far as Transform (the last
+Beam component before the Trainer; `--stop-after Transform`):
+- the portable runner, laid out as a cluster runs it: a job service and a worker
+  pool, each a process of its own, reached over loopback (the layout of a Flink or
+  Spark job server with a worker-pool sidecar; here Beam's Python job service stands
+  in for the JVM one);
+- the DirectRunner with one worker process per core (the direct-multiprocessing preset).
 
-The run must see the same data as the in-process DirectRunner's (`first_run` in
+Each run must see the same data as the in-process DirectRunner's (`first_run` in
 conftest.py): rows, drops and the papers of each split from ExampleGen, the label
 vocabulary from Transform, and the head of its n-gram vocabulary. The tail is not
 comparable: the vocabulary is a streaming top-k sketch whose counts, where many
@@ -28,6 +31,7 @@ import tensorflow as tf
 from components import features
 from pipeline.config import REPOSITORY_ROOT
 from tests.conftest import with_flags
+from tests.test_pipeline_e2e import COMPONENTS
 
 
 def free_port() -> int:
@@ -71,6 +75,8 @@ def beam_services(tmp_path_factory):
       process.wait(timeout=30)
 
 
+# What `--stop-after Transform` runs: Transform and the components it waits for.
+UP_TO_TRANSFORM = COMPONENTS[:COMPONENTS.index('Transform') + 1]
 # The most frequent n-grams, whose sketched counts are exact on either runner.
 EXACT_HEAD = 1000
 
@@ -100,27 +106,44 @@ def split_titles(output_root: str):
   return titles
 
 
-def test_portable_runner_sees_the_same_data_as_the_direct_runner(
-    first_run, flags, beam_services, tmp_path):
-  job_endpoint, worker_pool = beam_services
-  output_root = str(tmp_path / 'portable')
+def run_to_transform(flags, output_root: str, *beam_flags: str):
+  """The pipeline up to Transform under `output_root`; its run summary."""
   completed = subprocess.run(
       [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
-       *with_flags(flags, output_root=output_root, epochs=1, min_micro_f1=0),
-       '--beam-preset', 'portable', '--job-endpoint', job_endpoint,
-       '--worker-pool', worker_pool], capture_output=True, text=True)
+       *with_flags(flags, output_root=output_root), '--stop-after', 'Transform', *beam_flags],
+      capture_output=True, text=True)
   assert completed.returncode == 0, completed.stderr[-3000:]
   with open(os.path.join(output_root, 'run_summary.json')) as f:
-    summary = json.load(f)
+    return json.load(f)
+
+
+def assert_same_data_as_direct_run(first_run, summary, output_root: str):
+  assert set(summary['components']) == set(UP_TO_TRANSFORM)
   assert all(c['state'] == 'COMPLETE' for c in summary['components'].values())
   assert summary['data'] == first_run['data']  # Rows read, dropped, kept per split.
   direct_root = os.path.dirname(first_run['summary_path'])
   assert split_titles(output_root) == split_titles(direct_root)  # The same papers.
-  direct, portable = transform_assets(direct_root), transform_assets(output_root)
+  direct, other = transform_assets(direct_root), transform_assets(output_root)
   assert filecmp.cmp(os.path.join(direct, features.LABEL_VOCABULARY),
-                     os.path.join(portable, features.LABEL_VOCABULARY), shallow=False)
-  direct_ngrams, portable_ngrams = (
+                     os.path.join(other, features.LABEL_VOCABULARY), shallow=False)
+  direct_ngrams, other_ngrams = (
       read_lines(os.path.join(assets, features.NGRAM_VOCABULARY))
-      for assets in (direct, portable))
-  assert len(portable_ngrams) == len(direct_ngrams)
-  assert portable_ngrams[:EXACT_HEAD] == direct_ngrams[:EXACT_HEAD]
+      for assets in (direct, other))
+  assert len(other_ngrams) == len(direct_ngrams)
+  assert other_ngrams[:EXACT_HEAD] == direct_ngrams[:EXACT_HEAD]
+
+
+def test_portable_runner_sees_the_same_data_as_the_direct_runner(
+    first_run, flags, beam_services, tmp_path):
+  job_endpoint, worker_pool = beam_services
+  output_root = str(tmp_path / 'portable')
+  summary = run_to_transform(flags, output_root, '--beam-preset', 'portable',
+                             '--job-endpoint', job_endpoint, '--worker-pool', worker_pool)
+  assert_same_data_as_direct_run(first_run, summary, output_root)
+
+
+def test_multiprocessing_preset_sees_the_same_data_as_the_direct_runner(
+    first_run, flags, tmp_path):
+  output_root = str(tmp_path / 'multiprocessing')
+  summary = run_to_transform(flags, output_root, '--beam-preset', 'direct-multiprocessing')
+  assert_same_data_as_direct_run(first_run, summary, output_root)
