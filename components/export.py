@@ -7,9 +7,13 @@
 - `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
   TFMA; `transform_features` gives TFMA the multi-hot labels and slicing columns.
 - `label_vocabulary`: label names and their decision thresholds, for clients.
+- `explain`: what `serving_default` gives, and for people reading it: how much of
+  the text the model knows (`known_ngrams` of `ngrams`), a warning when that is too
+  little to trust the answer (`input_warning`), and per top-k label the n-grams that
+  pushed it up most (`evidence_ngrams`, `evidence_scores`).
 """
 
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -18,8 +22,14 @@ import tf_keras
 from components import evaluation
 from components import features
 from components import labels as labels_lib
+from components import model as model_lib
+from components import preprocessing
+from components import settings as settings_lib
 
 _EPSILON = 1e-7
+# Values of the `explain` signature's `input_warning`.
+TOO_SHORT = 'too_short'
+UNFAMILIAR = 'unfamiliar'
 
 
 def decision_scores(probabilities: tf.Tensor, thresholds: tf.Tensor) -> tf.Tensor:
@@ -35,16 +45,74 @@ def decision_scores(probabilities: tf.Tensor, thresholds: tf.Tensor) -> tf.Tenso
   return tf.sigmoid(log_odds(probabilities) - log_odds(thresholds))
 
 
+def ngram_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
+                        ngram_weights: tf.SparseTensor, label_ids: tf.Tensor) -> tf.Tensor:
+  """Per n-gram of each abstract, its contribution to the logit of each of the
+  abstract's `label_ids` ([batch, k]): [n-grams in the batch, k], aligned with
+  `ngram_ids.values`.
+
+  The first layer is a TF-IDF-weighted sum of table rows, so an n-gram's share of
+  the first layer's input is its weighted row; that share times the logit's
+  gradient there (gradient x input) is its contribution. The contributions of an
+  abstract's n-grams add up to about its logit less the bias-only logit.
+  """
+  table, output = model.get_layer(model_lib.TABLE_LAYER), model.get_layer(features.PROBABILITIES_KEY)
+  # The layers between them form a chain: ReLU, Dropout, Dense, ...
+  hidden_layers = model.layers[model.layers.index(table) + 1:model.layers.index(output)]
+  shares = tf.gather(table.kernel, ngram_ids.values) * ngram_weights.values[:, None]
+  example = ngram_ids.indices[:, 0]
+  with tf.GradientTape(persistent=True) as tape:
+    first = tf.math.unsorted_segment_sum(shares, example, ngram_ids.dense_shape[0])
+    tape.watch(first)
+    hidden = first + table.bias
+    for layer in hidden_layers:
+      hidden = layer(hidden, training=False)
+    # The sigmoid layer's logits, not its probabilities.
+    logits = tf.matmul(hidden, output.kernel) + output.bias
+    chosen = [tf.reduce_sum(tf.gather(logits, label_ids[:, k], batch_dims=1))
+              for k in range(label_ids.shape[1])]
+  gradients = [tf.gather(tape.gradient(logit, first), example) for logit in chosen]
+  del tape
+  return tf.stack([tf.reduce_sum(shares * gradient, axis=1) for gradient in gradients], axis=1)
+
+
+def top_evidence(ngram_ids: tf.SparseTensor, contributions: tf.Tensor, out_of_vocabulary: int,
+                 count: int) -> Tuple[tf.Tensor, tf.Tensor]:
+  """(ids, scores) [batch, k, count] of each abstract's `count` n-grams with the largest
+  positive contribution per label; out-of-vocabulary id and score 0 where fewer."""
+  k = tf.shape(contributions)[1]
+  width = tf.maximum(ngram_ids.dense_shape[1], count)
+  known = tf.not_equal(ngram_ids.values, out_of_vocabulary)[:, None]
+  scores = tf.where(known & (contributions > 0), contributions, 0.0)
+  dense = tf.scatter_nd(ngram_ids.indices, scores,
+                        tf.stack([ngram_ids.dense_shape[0], width, tf.cast(k, tf.int64)]))
+  top = tf.math.top_k(tf.transpose(dense, [0, 2, 1]), k=count)
+  ids = tf.sparse.to_dense(ngram_ids, default_value=out_of_vocabulary)
+  ids = tf.pad(ids, [[0, 0], [0, width - tf.shape(ids, out_type=tf.int64)[1]]],
+               constant_values=out_of_vocabulary)
+  top_ids = tf.gather(ids, top.indices, batch_dims=1)
+  return tf.where(top.values > 0, top_ids, out_of_vocabulary), top.values
+
+
 def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
-         label_names: Sequence[str], thresholds: Sequence[float], top_k: int,
-         export_dir: str) -> None:
+         label_names: Sequence[str], thresholds: Sequence[float],
+         settings: settings_lib.TrainerSettings, export_dir: str) -> None:
   """Saves `model` with the Transform graph and the signatures above."""
   # Tracked as attributes so that their resources (vocabulary tables) are saved.
   model.tft_layer = tf_transform_output.transform_features_layer()
   model.label_names = tf.Variable(list(label_names), trainable=False, name='label_names')
   model.thresholds = tf.Variable(list(thresholds), dtype=tf.float32, trainable=False,
                                  name='thresholds')
-  top_k = min(top_k, len(label_names))
+  top_k = min(settings.top_k, len(label_names))
+  vocabulary = tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY)
+  out_of_vocabulary = tf_transform_output.vocabulary_size_by_name(features.NGRAM_VOCABULARY)
+  # The vocabulary file is copied into the SavedModel's assets with the tables.
+  model.ngram_ids = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+      vocabulary, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+      tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
+  model.ngram_names = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+      vocabulary, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+      tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value='')
   example_spec = tf_transform_output.raw_feature_spec()
   # The text is the model's input; labels and span are not.
   input_spec = {k: example_spec[k] for k in (features.ABSTRACT_KEY, features.TITLE_KEY)}
@@ -54,13 +122,10 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
 
   # Graph code throughout, so autograph has nothing to rewrite: spared, it does not
   # transpile tf.Transform's layer on every save (see model.ConvertlessModel).
-  @tf.function(autograph=False, input_signature=[
-      tf.TensorSpec([None], tf.string, name=features.ABSTRACT_KEY),
-      tf.TensorSpec([None], tf.string, name=features.TITLE_KEY),
-  ])
-  def serve_text(abstract, title):
-    probabilities = predict({features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title})
-    top = tf.math.top_k(probabilities, k=top_k)
+  text_signature = [tf.TensorSpec([None], tf.string, name=features.ABSTRACT_KEY),
+                    tf.TensorSpec([None], tf.string, name=features.TITLE_KEY)]
+
+  def text_outputs(probabilities: tf.Tensor, top) -> Dict[str, tf.Tensor]:
     return {
         features.PROBABILITIES_KEY: probabilities,
         features.PREDICTED_KEY: tf.cast(probabilities >= model.thresholds, tf.int32),
@@ -68,6 +133,42 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
         features.LABEL_NAMES_KEY: tf.broadcast_to(model.label_names, tf.shape(probabilities)),
         features.TOP_K_LABELS_KEY: tf.gather(model.label_names, top.indices),
         features.TOP_K_PROBABILITIES_KEY: top.values,
+    }
+
+  @tf.function(autograph=False, input_signature=text_signature)
+  def serve_text(abstract, title):
+    probabilities = predict({features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title})
+    return text_outputs(probabilities, tf.math.top_k(probabilities, k=top_k))
+
+  @tf.function(autograph=False, input_signature=text_signature)
+  def explain(abstract, title):
+    raw = {features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title}
+    transformed = model.tft_layer(raw)
+    ids, weights = transformed[features.NGRAM_IDS_KEY], transformed[features.NGRAM_WEIGHTS_KEY]
+    probabilities = model({features.NGRAM_IDS_KEY: ids, features.NGRAM_WEIGHTS_KEY: weights})
+    top = tf.math.top_k(probabilities, k=top_k)
+    evidence_ids, evidence_scores = top_evidence(
+        ids, ngram_contributions(model, ids, weights, top.indices), out_of_vocabulary,
+        settings.evidence_ngrams)
+    # Every n-gram occurrence of the text, as Transform splits it, known or not.
+    ngrams = tft.ngrams(preprocessing.tokenize(preprocessing.paper_text(raw)),
+                        ngram_range=(1, 2), separator=' ')
+    rows = tf.shape(abstract, out_type=tf.int64)[0]
+    count = lambda values: tf.cast(tf.math.unsorted_segment_sum(
+        tf.cast(values, tf.int32), ngrams.indices[:, 0], rows), tf.int32)
+    total = count(tf.ones_like(ngrams.values, tf.bool))
+    known = count(model.ngram_ids.lookup(ngrams.values) >= 0)
+    warning = tf.where(
+        total < settings.min_ngrams, TOO_SHORT,
+        tf.where(tf.cast(known, tf.float32) < settings.min_known_ngram_share *
+                 tf.cast(total, tf.float32), UNFAMILIAR, ''))
+    return {
+        **text_outputs(probabilities, top),
+        'ngrams': total,
+        'known_ngrams': known,
+        'input_warning': warning,
+        'evidence_ngrams': model.ngram_names.lookup(evidence_ids),
+        'evidence_scores': evidence_scores,
     }
 
   @tf.function(autograph=False,
@@ -103,4 +204,5 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
       features.EXAMPLES_SIGNATURE: serve_examples,
       features.TRANSFORM_SIGNATURE: transform_features,
       features.LABELS_SIGNATURE: label_vocabulary,
+      features.EXPLAIN_SIGNATURE: explain,
   })

@@ -50,3 +50,6 @@ SERVING_SIGNATURE = 'serving_default'  # Raw abstract strings in, labels out.
 EXAMPLES_SIGNATURE = 'serve_examples'  # Serialized tf.Examples in (for TFMA).
 TRANSFORM_SIGNATURE = 'transform_features'  # TFMA's preprocessing function.
 LABELS_SIGNATURE = 'label_vocabulary'  # Label names and thresholds, no input.
+# serving_default's outputs, how much of the text the model knows, and the n-grams
+# behind each top-k label: for people (the portal).
+EXPLAIN_SIGNATURE = 'explain'

@@ -21,6 +21,7 @@ import tf_keras
 from components import features
 
 _CORES = max(1, min(os.cpu_count() or 1, 8))
+TABLE_LAYER = 'tfidf_dense'  # The TfidfDense layer: the n-gram table.
 
 
 @tf_keras.utils.register_keras_serializable(package='arxiv')
@@ -149,7 +150,7 @@ class AdamWithSparseAdagrad(tf_keras.optimizers.Optimizer):
   def __init__(self, learning_rate: float = 1e-3, sparse_learning_rate: float = 0.01,
                beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                initial_accumulator_value: float = 1e-6,
-               sparse_variables: Sequence[str] = ('tfidf_dense/kernel',),
+               sparse_variables: Sequence[str] = (TABLE_LAYER + '/kernel',),
                name: str = 'AdamWithSparseAdagrad', **kwargs):
     super().__init__(name=name, **kwargs)
     self._learning_rate = self._build_learning_rate(learning_rate)
@@ -239,7 +240,7 @@ def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate
   weights = tf_keras.Input(shape=(None,), sparse=True, dtype=tf.float32,
                            name=features.NGRAM_WEIGHTS_KEY)
   first, *rest = hidden_units
-  hidden = TfidfDense(vocabulary_size, first, name='tfidf_dense')(
+  hidden = TfidfDense(vocabulary_size, first, name=TABLE_LAYER)(
       NgramDropout(ngram_dropout)([ids, weights]))
   hidden = tf_keras.layers.ReLU()(hidden)
   for units in rest:

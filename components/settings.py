@@ -59,6 +59,14 @@ class TrainerSettings:
   rare_label_weight_power: float = 0.5
   hidden_units: Tuple[int, ...] = (512, 256)
   top_k: int = 3  # Labels the serving signature names per abstract.
+  # The `explain` signature: n-grams shown per top-k label, and when it warns that the
+  # answer rests on too little: title and abstract have fewer than `min_ngrams`
+  # unigram and bigram occurrences ('too_short'; 40 is about 20 words, real abstracts
+  # have 100 or more), or fewer than `min_known_ngram_share` of them are in the
+  # vocabulary ('unfamiliar': another field's or language's words).
+  evidence_ngrams: int = 5
+  min_ngrams: int = 40
+  min_known_ngram_share: float = 0.5
   # With monthly spans, the label mix of the newest labelled month (eval) replaces
   # the training window's in the output layer's biases: each label's logit moves by
   # logit(eval share) - logit(train share), the eval share smoothed toward the train
@@ -88,6 +96,10 @@ class TrainerSettings:
   def __post_init__(self):
     check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
     check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
+    check(self, 'top_k', self.top_k >= 1, 'at least 1')
+    check(self, 'evidence_ngrams', self.evidence_ngrams >= 1, 'at least 1')
+    check(self, 'min_ngrams', self.min_ngrams >= 0, 'at least 0')
+    check(self, 'min_known_ngram_share', 0 <= self.min_known_ngram_share <= 1, 'in [0, 1]')
     check(self, 'early_stopping_monitor',
           self.early_stopping_monitor in ('val_loss', 'val_micro_f1'),
           "'val_loss' or 'val_micro_f1'")

@@ -199,7 +199,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                                          thresholds),
   }
   write_training_record(record, fn_args.model_run_dir)
-  export.save(model, tf_transform_output, label_names, thresholds.tolist(), settings.top_k,
+  export.save(model, tf_transform_output, label_names, thresholds.tolist(), settings,
               fn_args.serving_model_dir)
 
 
