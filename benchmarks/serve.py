@@ -3,13 +3,17 @@
 Starts `python -m serving.server` on the newest pushed model, then, with real
 abstracts from the bundled sample: single-abstract requests from 1 and from 8
 concurrent clients (p50 / p95 / p99 latency), and batched requests (abstracts per
-second). Every phase is bounded by a request count and a time limit.
+second); then the same loads from `wrk` (Debian's HTTP load generator, C and epoll:
+the Python clients above cost CPU the server would otherwise have) when it is
+installed. Every phase is bounded by a request count and a time limit.
 
     python -m benchmarks.serve [--serving-root DIR] [--requests 300] [--seconds 60]
 """
 
 import argparse
 import http.client
+import shutil
+import tempfile
 import itertools
 import json
 import os
@@ -99,6 +103,58 @@ def load(port: int, bodies: List[bytes], clients: int, seconds: float) -> Dict[s
           'requests_per_second': len(latencies) / wall}
 
 
+# wrk's script: POST one body, stop each thread after its share of the requests,
+# and print the figures as JSON (latencies in microseconds).
+_WRK_SCRIPT = """
+local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+local limit = tonumber(os.getenv("WRK_REQUESTS_PER_THREAD"))
+local count = 0
+response = function(status, headers, body)
+  count = count + 1
+  if count >= limit then wrk.thread:stop() end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "non_2xx": %d, ' ..
+      '"socket_errors": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d}\\n', summary.requests,
+      summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+      latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def wrk_load(port: int, body: bytes, connections: int, requests: int,
+             seconds: float) -> Dict[str, float]:
+  """`wrk` sending `body` from `connections` connections (one thread each, at most 2),
+  `requests` in all or until `seconds` pass."""
+  threads = min(2, connections)
+  with tempfile.TemporaryDirectory() as directory:
+    script, body_file = (os.path.join(directory, name) for name in ('post.lua', 'body.json'))
+    with open(script, 'w') as f:
+      f.write(_WRK_SCRIPT)
+    with open(body_file, 'wb') as f:
+      f.write(body)
+    completed = subprocess.run(
+        ['wrk', f'-t{threads}', f'-c{connections}', f'-d{max(1, int(seconds))}s', '-s', script,
+         f'http://127.0.0.1:{port}/v1/models/{ServerSettings().model_name}:predict'],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+        env={**os.environ, 'WRK_BODY': body_file,
+             'WRK_REQUESTS_PER_THREAD': str(max(1, requests // threads))})
+  line = next(line for line in completed.stdout.splitlines() if line.startswith('WRK '))
+  figures = json.loads(line[len('WRK '):])
+  if figures['non_2xx'] or figures['socket_errors']:
+    raise SystemExit(f'wrk: {figures["non_2xx"]} non-2xx answers, '
+                     f'{figures["socket_errors"]} socket errors')
+  wall = figures['duration_us'] / 1e6
+  return {'requests': figures['requests'], 'clients': connections, 'wall_seconds': wall,
+          'p50_ms': figures['p50_us'] / 1000, 'p95_ms': figures['p95_us'] / 1000,
+          'p99_ms': figures['p99_us'] / 1000, 'requests_per_second': figures['requests'] / wall}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--serving-root', default=ServerSettings().serving_root)
@@ -125,16 +181,26 @@ def main(argv: Optional[List[str]] = None) -> int:
   server = start_server(args.serving_root, port, max_batch_size=args.batch_size)
   try:
     load(port, singles[:20], 1, args.seconds)  # Warm-up: traces and caches, not measured.
+    batched = f'batches of {args.batch_size}, 2 clients'
     results = {
         'single, 1 client': load(port, singles, 1, args.seconds),
         'single, 8 clients': load(port, singles, 8, args.seconds),
-        f'batches of {args.batch_size}, 2 clients': load(port, batches, 2, args.seconds),
+        batched: load(port, batches, 2, args.seconds),
     }
+    if shutil.which('wrk'):
+      results.update({
+          'wrk: single, 8 connections': wrk_load(port, singles[0], 8, args.requests * 10,
+                                                 args.seconds),
+          f'wrk: {batched}': wrk_load(port, batches[0], 2, args.batches, args.seconds),
+      })
+    else:
+      print('wrk is not installed (Debian: apt-get install wrk): its phases are left out')
   finally:
     server.terminate()
     server.wait()
-  batched = results[f'batches of {args.batch_size}, 2 clients']
-  batched['abstracts_per_second'] = batched['requests_per_second'] * args.batch_size
+  for name, result in results.items():
+    if name.endswith(batched):
+      result['abstracts_per_second'] = result['requests_per_second'] * args.batch_size
 
   lines = ['| load | requests | p50 ms | p95 ms | p99 ms | requests/s | abstracts/s |',
            '|---|---|---|---|---|---|---|']

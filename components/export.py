@@ -27,9 +27,6 @@ from components import preprocessing
 from components import settings as settings_lib
 
 _EPSILON = 1e-7
-# Values of the `explain` signature's `input_warning`.
-TOO_SHORT = 'too_short'
-UNFAMILIAR = 'unfamiliar'
 
 
 def decision_scores(probabilities: tf.Tensor, thresholds: tf.Tensor) -> tf.Tensor:
@@ -159,16 +156,16 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     total = count(tf.ones_like(ngrams.values, tf.bool))
     known = count(model.ngram_ids.lookup(ngrams.values) >= 0)
     warning = tf.where(
-        total < settings.min_ngrams, TOO_SHORT,
+        total < settings.min_ngrams, features.TOO_SHORT,
         tf.where(tf.cast(known, tf.float32) < settings.min_known_ngram_share *
-                 tf.cast(total, tf.float32), UNFAMILIAR, ''))
+                 tf.cast(total, tf.float32), features.UNFAMILIAR, ''))
     return {
         **text_outputs(probabilities, top),
-        'ngrams': total,
-        'known_ngrams': known,
-        'input_warning': warning,
-        'evidence_ngrams': model.ngram_names.lookup(evidence_ids),
-        'evidence_scores': evidence_scores,
+        features.NGRAMS_KEY: total,
+        features.KNOWN_NGRAMS_KEY: known,
+        features.INPUT_WARNING_KEY: warning,
+        features.EVIDENCE_NGRAMS_KEY: model.ngram_names.lookup(evidence_ids),
+        features.EVIDENCE_SCORES_KEY: evidence_scores,
     }
 
   @tf.function(autograph=False,

@@ -39,6 +39,14 @@ TOP_K_LABELS_KEY = 'top_k_labels'
 TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
 PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.
 LABEL_NAMES_KEY = 'label_names'  # Each row's label names, aligned with the two above.
+# The `explain` signature's further outputs.
+NGRAMS_KEY = 'ngrams'  # Unigram and bigram occurrences in title and abstract.
+KNOWN_NGRAMS_KEY = 'known_ngrams'  # Those in the n-gram vocabulary.
+INPUT_WARNING_KEY = 'input_warning'  # '', TOO_SHORT or UNFAMILIAR.
+TOO_SHORT = 'too_short'
+UNFAMILIAR = 'unfamiliar'
+EVIDENCE_NGRAMS_KEY = 'evidence_ngrams'  # [top-k labels, n] n-grams behind each label.
+EVIDENCE_SCORES_KEY = 'evidence_scores'  # Their contributions to the label's logit.
 
 # Slicing columns the `transform_features` signature adds for TFMA.
 LABEL_COUNT_SLICE = 'label_count'  # '1', '2' or '3+' true labels

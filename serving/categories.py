@@ -153,6 +153,27 @@ CATEGORY_NAMES = {
 }
 
 
-def category_name(label: str) -> str:
-  """The category's name, or the label itself for one arXiv added after this table."""
-  return CATEGORY_NAMES.get(label, label)
+# arXiv's archives: the part of a label before its dot.
+ARCHIVE_NAMES = {
+    'astro-ph': 'Astrophysics', 'cond-mat': 'Condensed Matter', 'cs': 'Computer Science',
+    'econ': 'Economics', 'eess': 'Electrical Engineering and Systems Science',
+    'math': 'Mathematics', 'nlin': 'Nonlinear Sciences', 'physics': 'Physics',
+    'q-bio': 'Quantitative Biology', 'q-fin': 'Quantitative Finance', 'stat': 'Statistics',
+}
+
+
+def display_names() -> dict:
+  """{label: the name to show a person}. A category outside cs, or one whose name
+  another category shares (cs.LG and stat.ML are both "Machine Learning"), also names
+  its archive: "Machine Learning (Statistics)". Labels missing from the table (arXiv
+  added them later) show as themselves."""
+  counts = {}
+  for name in CATEGORY_NAMES.values():
+    counts[name] = counts.get(name, 0) + 1
+  names = {}
+  for label, name in CATEGORY_NAMES.items():
+    archive = label.split('.')[0] if '.' in label else None
+    if counts[name] > 1 or (archive and archive != 'cs'):
+      name = f'{name} ({ARCHIVE_NAMES.get(archive, label)})'
+    names[label] = name
+  return names

@@ -38,28 +38,35 @@ def resolve_model_dir(path: str) -> str:
 
 
 class Predictor:
-  """Wraps the model's raw-text signature; one model call per batch of abstracts."""
+  """Wraps the model's signatures; one model call per batch of abstracts."""
 
   def __init__(self, model_path: str):
     self.model_dir = resolve_model_dir(model_path)
     self._model = tf.saved_model.load(self.model_dir)
-    self._serve = self._model.signatures[features.SERVING_SIGNATURE]
     vocabulary = self._model.signatures[features.LABELS_SIGNATURE]()
     self.labels = [name.decode('utf-8') for name in vocabulary['labels'].numpy()]
     self.thresholds = vocabulary['thresholds'].numpy().tolist()
 
   @property
-  def signature(self):
-    """The raw-text serving signature (a concrete function)."""
-    return self._serve
+  def signatures(self):
+    """{name: concrete function} of every exported signature."""
+    return self._model.signatures
 
-  def outputs(self, abstracts: Sequence[str], titles: Sequence[str]) -> Dict[str, np.ndarray]:
-    """The serving signature's outputs for a batch, in one model call."""
+  def run(self, signature_name: str, inputs: Dict[str, list]) -> Dict[str, np.ndarray]:
+    """A signature's outputs for one batch of inputs (lists of str, bytes or numbers)."""
+    signature = self._model.signatures[signature_name]
+    specs = signature.structured_input_signature[1]
+    outputs = signature(**{name: tf.constant(values, specs[name].dtype)
+                           for name, values in inputs.items()})
+    return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+  def outputs(self, abstracts: Sequence[str], titles: Sequence[str],
+              signature_name: str = features.SERVING_SIGNATURE) -> Dict[str, np.ndarray]:
+    """A text signature's outputs for a batch, in one model call."""
     if len(titles) != len(abstracts):
       raise ValueError(f'{len(abstracts)} abstracts but {len(titles)} titles')
-    outputs = self._serve(abstract=tf.constant(list(abstracts), tf.string),
-                          title=tf.constant(list(titles), tf.string))
-    return {name: tensor.numpy() for name, tensor in outputs.items()}
+    return self.run(signature_name, {features.ABSTRACT_KEY: list(abstracts),
+                                     features.TITLE_KEY: list(titles)})
 
   def predict(self, abstracts: Sequence[str],
               titles: Optional[Sequence[str]] = None) -> List[Prediction]:

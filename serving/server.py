@@ -4,42 +4,58 @@
     python -m serving.server --port 9000 --serving-root outputs/serving_model/arxiv-subject-areas
 
 Endpoints (as TF Serving's; `<name>` is the model name, `/versions/<n>` optional):
-    GET  /v1/models/<name>              version status
-    GET  /v1/models/<name>/metadata     signatures
-    POST /v1/models/<name>:predict      {"instances": [{"abstract": ..., "title": ...}]}
-                                        or {"inputs": {"abstract": [...], "title": [...]}}
-    GET  /                              the submission-portal page
+    GET  /v1/models/<name>                    version status
+    GET  /v1/models/<name>/metadata           every signature
+    POST /v1/models/<name>:predict            {"instances": [{"abstract": ..., "title": ...}]}
+                                              or {"inputs": {"abstract": [...]}}; any
+                                              signature by "signature_name"
+    GET  /monitoring/prometheus/metrics       Prometheus metrics (serving/metrics.py)
+    GET  /                                    the submission-portal page
 
-It serves the newest numbered version under the Pusher's serving root and checks for
+It serves the newest numbered version under the Pusher's serving root and looks for
 a newer one every few seconds; a version that fails to load is reported in the status
-and the previous one keeps serving. `title` may be left out (it is then empty); real
-TF Serving needs every input of the signature.
+and the previous one keeps serving. Request rules are in serving/protocol.py.
+
+The HTTP side is Tornado's server, so that no client can hold it: a request's headers
+and its body each have a deadline, idle kept-alive connections are closed, at most
+`max_connections` are open (the next is answered 503 and closed), chunked bodies are
+read under the same size limit, and SIGTERM stops accepting, lets the requests in
+flight finish (up to `shutdown_seconds`), then exits. Predictions run on a thread
+pool, off the event loop. One JSON line per request goes to the `serving.access` log.
 """
 
 import argparse
+import asyncio
+import concurrent.futures
 import dataclasses
-import http.server
 import json
 import logging
 import os
-import re
+import secrets
+import signal
 import sys
 import threading
-import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from typing import Any, Dict, List, Optional, Set, Tuple
 
-import numpy as np
-from tensorflow.core.framework import types_pb2
+import tensorflow as tf
+import tornado.httpserver
+import tornado.ioloop
+import tornado.iostream
+import tornado.web
 
 from components import features
 from pipeline.config import PipelineConfig
+from serving import metrics as metrics_lib
 from serving import page
+from serving import protocol
 from serving.predictor import Predictor, serving_versions
+from serving.protocol import RequestError
 
-_INPUTS = (features.ABSTRACT_KEY, features.TITLE_KEY)
-_MODEL_PATH = re.compile(
-    r'/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?'
-    r'(?P<suffix>/metadata|:predict)?')
+access_log = logging.getLogger('serving.access')
+# How much of an over-limit body is read and dropped before the answer (see _Handler).
+_DRAIN_FACTOR = 4
+METRICS_PATH = '/monitoring/prometheus/metrics'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,21 +69,35 @@ class ServerSettings:
   max_abstract_chars: int = 20_000  # Real abstracts stop at 1,920 characters (arXiv's limit).
   max_batch_size: int = 256
   poll_seconds: float = 5.0
+  # A request's headers must arrive within `header_seconds` of the connection's start
+  # or of the previous response (so an idle kept-alive connection closes then), and
+  # its body within `body_seconds` of its headers.
+  header_seconds: float = 10.0
+  body_seconds: float = 30.0
+  max_connections: int = 256
+  prediction_threads: int = 2
+  shutdown_seconds: float = 10.0  # On SIGTERM: how long requests in flight may finish.
 
+  def __post_init__(self):
+    for name in ('max_body_bytes', 'max_abstract_chars', 'max_batch_size', 'max_connections',
+                 'prediction_threads'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'ServerSettings.{name} must be at least 1, got {getattr(self, name)}')
+    for name in ('poll_seconds', 'header_seconds', 'body_seconds', 'shutdown_seconds'):
+      if not getattr(self, name) > 0:
+        raise ValueError(f'ServerSettings.{name} must be above 0, got {getattr(self, name)}')
 
-class RequestError(Exception):
-  """A request the server refuses, with the HTTP status and a message for the client."""
-
-  def __init__(self, status: int, message: str):
-    super().__init__(message)
-    self.status = status
+  @property
+  def limits(self) -> protocol.Limits:
+    return protocol.Limits(self.max_batch_size, self.max_abstract_chars)
 
 
 class ModelManager:
   """Keeps the newest loadable version under the serving root ready to predict."""
 
-  def __init__(self, serving_root: str):
+  def __init__(self, serving_root: str, metrics: metrics_lib.ServerMetrics):
     self.serving_root = serving_root
+    self._metrics = metrics
     self._lock = threading.Lock()
     self._current: Optional[Tuple[int, Predictor]] = None
     self._failed: Dict[int, str] = {}  # version -> why it did not load
@@ -89,282 +119,343 @@ class ModelManager:
     except Exception as error:  # pylint: disable=broad-except
       # Whatever broke the load, the previous version keeps serving.
       self._failed[version] = f'{type(error).__name__}: {error}'.splitlines()[0]
+      self._metrics.model_load_failures.labels(self._metrics.model_name).inc()
       logging.error('version %d under %s did not load, still serving %s: %s', version,
                     self.serving_root, current and current[0], self._failed[version])
       return
     with self._lock:
       self._current = (version, predictor)
+    self._metrics.serving(version)
     logging.info('serving version %d from %s', version, self.serving_root)
 
-  def poll(self, every_seconds: float, stop: threading.Event) -> None:
-    while not stop.wait(every_seconds):
-      self.refresh()
-
-  def status(self) -> Dict[str, Any]:
-    """TF Serving's GetModelStatus response."""
+  def versions(self) -> List[Dict[str, Any]]:
+    """Every version's state, as TF Serving's GetModelStatus lists them."""
     current = self.current
-    states = [_version_status(version, 'END', 'UNKNOWN', message)
+    states = [protocol.version_status(version, 'END', 'UNKNOWN', message)
               for version, message in sorted(self._failed.items(), reverse=True)]
     if current:
-      states.insert(0, _version_status(current[0], 'AVAILABLE', 'OK', ''))
-    return {'model_version_status': states}
+      states.insert(0, protocol.version_status(current[0], 'AVAILABLE', 'OK', ''))
+    return states
 
 
-def _version_status(version: int, state: str, code: str, message: str) -> Dict[str, Any]:
-  return {'version': str(version), 'state': state,
-          'status': {'error_code': code, 'error_message': message}}
+@tornado.web.stream_request_body
+class _Handler(tornado.web.RequestHandler):
+  """JSON errors (TF Serving's {"error": ...}) for every failure, counted and logged.
+
+  Each handler reads the request body itself (Tornado would buffer it whole first).
+  Past `max_body_bytes` the rest is read and dropped, then answered 413: a client that
+  sends its whole body before reading (most do) would otherwise see its connection
+  reset instead of the answer. Past `_DRAIN_FACTOR` times the limit (announced or
+  received) it is answered 413 at once and Tornado closes the connection.
+  """
+  endpoint = 'unknown'  # The metrics' endpoint label.
+  allowed_methods: Tuple[str, ...] = ('GET',)
+  SUPPORTED_METHODS = ('GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'PUT', 'OPTIONS')
+
+  def initialize(self, server: 'PredictionServer'):
+    # pylint: disable=attribute-defined-outside-init
+    self.server = server
+    self.batch_size = 0
+    self._chunks: List[bytes] = []
+    self.received_bytes = 0
+    self.refused: Optional[RequestError] = None  # Set once the body passes the limit.
+    server.active_requests.add(self)  # Until it ends: shutdown waits for it.
+
+  def on_finish(self):
+    self.server.active_requests.discard(self)
+
+  def on_connection_close(self):
+    self.server.active_requests.discard(self)
+
+  def set_default_headers(self):
+    self.set_header('X-Content-Type-Options', 'nosniff')
+    self.clear_header('Server')
+
+  def prepare(self):
+    length = self.request.headers.get('Content-Length', '0')
+    if not length.isdigit():
+      raise RequestError(400, f'Content-Length {protocol.shorten(length)!r} is not a number')
+    if int(length) > self.server.settings.max_body_bytes:
+      self.refused = self._too_large(int(length))
+      if int(length) > _DRAIN_FACTOR * self.server.settings.max_body_bytes:
+        raise self.refused
+    if self.request.method not in self.allowed_methods:
+      self.set_header('Allow', ', '.join(self.allowed_methods))
+      raise RequestError(405, f'{self.request.method} is not allowed on '
+                         f'{protocol.shorten(self.request.path)}; use '
+                         f'{" or ".join(self.allowed_methods)}')
+
+  def data_received(self, chunk: bytes):
+    self.received_bytes += len(chunk)
+    limit = self.server.settings.max_body_bytes
+    if self.refused is None and self.received_bytes > limit:
+      self.refused = self._too_large(self.received_bytes, at_least=True)
+    if self.refused is None:
+      self._chunks.append(chunk)
+      return
+    self._chunks.clear()
+    if self.received_bytes > _DRAIN_FACTOR * limit and not self._finished:
+      self.send_error(413, exc_info=(RequestError, self.refused, None))
+
+  def _too_large(self, size: int, at_least: bool = False) -> RequestError:
+    return RequestError(413, f'the request body has {"more than " if at_least else ""}'
+                        f'{size:,} bytes; at most {self.server.settings.max_body_bytes:,}')
+
+  @property
+  def body(self) -> bytes:
+    """The request body, or RequestError (413) if it was over the limit."""
+    if self.refused is not None:
+      raise self.refused
+    return b''.join(self._chunks)
+
+  def send_json(self, status: int, body: Any) -> None:
+    self.set_status(status)
+    self.set_header('Content-Type', 'application/json')
+    self.finish(json.dumps(body).encode('utf-8'))
+
+  def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+    error = kwargs.get('exc_info', (None, None))[1]
+    if isinstance(error, RequestError):
+      status_code = error.status
+    if self._headers_written:
+      return super().send_error(status_code, **kwargs)
+    allow = self._headers.get('Allow')
+    self.clear()
+    if allow:
+      self.set_header('Allow', allow)
+    self.send_json(status_code, {'error': self._error_message(status_code, error)})
+
+  @staticmethod
+  def _error_message(status: int, error: Optional[BaseException]) -> str:
+    if isinstance(error, RequestError):
+      return str(error)
+    if isinstance(error, tornado.web.HTTPError):
+      return error.log_message or tornado.httputil.responses.get(status, 'error')
+    return f'internal error: {type(error).__name__}' if error else 'internal error'
+
+  def log_exception(self, typ, value, tb):
+    if not isinstance(value, (RequestError, tornado.web.HTTPError)):
+      super().log_exception(typ, value, tb)  # A bug, with its traceback.
 
 
-def _tensor_info(name: str, spec) -> Dict[str, Any]:
-  dims = [{'size': str(-1 if d is None else d), 'name': ''} for d in spec.shape.as_list()]
-  return {'dtype': types_pb2.DataType.Name(spec.dtype.as_datatype_enum), 'name': name,
-          'tensor_shape': {'dim': dims, 'unknown_rank': False}}
+class ModelHandler(_Handler):
+  """/v1/models/...: status, metadata and predict."""
+  allowed_methods = ('GET', 'POST')
 
+  def prepare(self):
+    self.model_path = protocol.parse_model_path(self.request.path)  # pylint: disable=attribute-defined-outside-init
+    if self.model_path is None:
+      raise RequestError(404, f'no such endpoint: {protocol.shorten(self.request.path)}')
+    # pylint: disable=attribute-defined-outside-init
+    self.endpoint = self.model_path.action.strip(':/') or 'status'
+    self.allowed_methods = ('POST',) if self.model_path.action == protocol.PREDICT else ('GET',)
+    super().prepare()
+    if self.model_path.name != self.server.settings.model_name:
+      raise RequestError(404, f'model {protocol.shorten(self.model_path.name)!r} not found; '
+                         f'this server serves {self.server.settings.model_name!r}')
 
-def metadata(model_name: str, version: int, predictor: Predictor) -> Dict[str, Any]:
-  """TF Serving's GetModelMetadata response for the serving signature."""
-  signature = predictor.signature
-  inputs = signature.structured_input_signature[1]
-  return {
-      'model_spec': {'name': model_name, 'signature_name': '', 'version': str(version)},
-      'metadata': {'signature_def': {'signature_def': {
-          features.SERVING_SIGNATURE: {
-              'inputs': {name: _tensor_info(name, spec) for name, spec in inputs.items()},
-              'outputs': {name: _tensor_info(name, tensor)
-                          for name, tensor in signature.structured_outputs.items()},
-              'method_name': 'tensorflow/serving/predict',
-          }}}},
-  }
+  def get(self):
+    if self.model_path.action == protocol.STATUS:
+      return self.send_json(200, protocol.status_response(
+          self.server.models.versions(), self.model_path.name, self.model_path.version))
+    version, predictor = self._model()
+    self.send_json(200, protocol.metadata_response(self.model_path.name, version,
+                                                   predictor.signatures))
 
-
-def parse_predict_request(body: bytes,
-                          settings: ServerSettings) -> Tuple[List[str], List[str], bool]:
-  """(abstracts, titles, row format?) from a TF Serving predict request, or RequestError."""
-  try:
-    request = json.loads(body)
-  except (UnicodeDecodeError, json.JSONDecodeError) as error:
-    raise RequestError(400, f'the request body is not valid JSON: {error}') from None
-  except RecursionError:
-    raise RequestError(400, 'the request body nests too deeply') from None
-  if not isinstance(request, dict):
-    raise RequestError(400, 'the request body must be a JSON object with "instances" or '
-                       f'"inputs"; got {_json_type(request)}')
-  signature = request.get('signature_name', features.SERVING_SIGNATURE)
-  if signature != features.SERVING_SIGNATURE:
-    raise RequestError(400, f'signature_name {signature!r} is not served; use '
-                       f'{features.SERVING_SIGNATURE!r}')
-  unknown = set(request) - {'signature_name', 'instances', 'inputs'}
-  if unknown or ('instances' in request) == ('inputs' in request):
-    raise RequestError(400, 'the request needs exactly one of "instances" (row format) or '
-                       '"inputs" (columnar format)' +
-                       (f'; unknown keys: {", ".join(sorted(unknown))}' if unknown else ''))
-  row_format = 'instances' in request
-  if row_format:
-    columns = _instance_columns(request['instances'], settings.max_batch_size)
-    where = lambda name, i: f'instances[{i}].{name}'
-  else:
-    columns = _input_columns(request['inputs'], settings.max_batch_size)
-    where = lambda name, i: f'inputs.{name}[{i}]'
-  for name in _INPUTS:
-    for i, value in enumerate(columns[name]):
-      if not isinstance(value, str):
-        raise RequestError(400, f'{where(name, i)} must be a string; got {_json_type(value)}')
-      if len(value) > settings.max_abstract_chars:
-        raise RequestError(413, f'{where(name, i)} has {len(value):,} characters; at most '
-                           f'{settings.max_abstract_chars:,}')
-  for i, abstract in enumerate(columns[features.ABSTRACT_KEY]):
-    if not abstract.strip():
-      raise RequestError(400, f'{where(features.ABSTRACT_KEY, i)} is empty')
-  return columns[features.ABSTRACT_KEY], columns[features.TITLE_KEY], row_format
-
-
-def _check_batch_size(count: int, max_batch_size: int) -> None:
-  if count == 0:
-    raise RequestError(400, 'the request holds no abstract')
-  if count > max_batch_size:
-    raise RequestError(413, f'the request holds {count} abstracts; at most '
-                       f'{max_batch_size} per request')
-
-
-def _instance_columns(instances: Any, max_batch_size: int) -> Dict[str, list]:
-  """Row format -> one list per input."""
-  if not isinstance(instances, list):
-    raise RequestError(400, '"instances" must be a list of {"abstract": ..., "title": ...}')
-  _check_batch_size(len(instances), max_batch_size)
-  columns = {name: [] for name in _INPUTS}
-  for i, instance in enumerate(instances):
-    if not isinstance(instance, dict):
-      raise RequestError(400, f'instances[{i}] must be an object with "abstract" and '
-                         f'optionally "title"; got {_json_type(instance)}')
-    _check_keys(instance, f'instances[{i}]')
-    for name in _INPUTS:
-      columns[name].append(instance.get(name, ''))
-  return columns
-
-
-def _input_columns(inputs: Any, max_batch_size: int) -> Dict[str, list]:
-  """Columnar format -> one list per input; a lone string is a batch of one."""
-  if not isinstance(inputs, dict):
-    raise RequestError(400, '"inputs" must be an object {"abstract": [...], "title": [...]}')
-  _check_keys(inputs, 'inputs')
-  columns = {}
-  for name in _INPUTS:
-    values = inputs.get(name)
-    if isinstance(values, str):
-      values = [values]
-    elif values is not None and not isinstance(values, list):
-      raise RequestError(400, f'inputs.{name} must be a string or a list of strings; got '
-                         f'{_json_type(values)}')
-    columns[name] = values
-  count = len(columns[features.ABSTRACT_KEY])
-  _check_batch_size(count, max_batch_size)
-  if columns[features.TITLE_KEY] is None:
-    columns[features.TITLE_KEY] = [''] * count
-  if len(columns[features.TITLE_KEY]) != count:
-    raise RequestError(400, f'inputs.title has {len(columns[features.TITLE_KEY])} values '
-                       f'but inputs.abstract has {count}')
-  return columns
-
-
-def _check_keys(value: Dict[str, Any], where: str) -> None:
-  if features.ABSTRACT_KEY not in value:
-    raise RequestError(400, f'{where} has no "abstract"')
-  unknown = set(value) - set(_INPUTS)
-  if unknown:
-    raise RequestError(400, f'{where} has unknown keys {", ".join(sorted(unknown))}; the '
-                       'inputs are "abstract" and "title"')
-
-
-def _json_type(value: Any) -> str:
-  return {dict: 'an object', list: 'a list', str: 'a string', bool: 'a boolean',
-          type(None): 'null'}.get(type(value), 'a number')
-
-
-def predict_response(outputs: Dict[str, np.ndarray], row_format: bool) -> Dict[str, Any]:
-  """TF Serving's response shapes: per-row objects, or one list per output."""
-  columns = {name: _to_json(values) for name, values in outputs.items()}
-  if not row_format:
-    return {'outputs': columns}
-  rows = len(next(iter(columns.values())))
-  return {'predictions': [{name: values[i] for name, values in columns.items()}
-                          for i in range(rows)]}
-
-
-def _to_json(values: np.ndarray) -> list:
-  if values.dtype.kind in ('S', 'O'):
-    return np.vectorize(lambda b: b.decode('utf-8'), otypes=[object])(values).tolist()
-  return values.tolist()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-  """One request; the server object carries the settings and the model manager."""
-  protocol_version = 'HTTP/1.1'  # Keep-alive for clients that send many requests.
-  # Headers and body go out in two writes: with Nagle's algorithm on, the body would
-  # wait for the client's delayed ACK (~40 ms a response).
-  disable_nagle_algorithm = True
-  server: 'PredictionServer'
-
-  def do_GET(self):  # pylint: disable=invalid-name
-    self._dispatch('GET')
-
-  def do_POST(self):  # pylint: disable=invalid-name
-    self._dispatch('POST')
-
-  def _dispatch(self, method: str) -> None:
+  async def post(self):
+    version, predictor = self._model()
+    signatures = {name: signature.structured_input_signature[1]
+                  for name, signature in predictor.signatures.items()}
+    request = protocol.parse_predict(self.body, signatures,
+                                     self.server.settings.limits)
+    self.batch_size = request.batch_size  # pylint: disable=attribute-defined-outside-init
     try:
-      # The body is read (or refused) first, so that a kept-alive connection stays in step.
-      body = self._body() if method == 'POST' else b''
-      status, body, content_type = self._route(method, body)
-    except RequestError as error:
-      status, body, content_type = error.status, {'error': str(error)}, 'application/json'
-    except Exception as error:  # pylint: disable=broad-except
-      logging.exception('%s %s failed', method, self.path)
-      status, body, content_type = 500, {'error': f'internal error: {type(error).__name__}'}, (
-          'application/json')
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode('utf-8')
-    self.send_response(status)
-    self.send_header('Content-Type', content_type)
-    self.send_header('Content-Length', str(len(payload)))
-    self.send_header('X-Content-Type-Options', 'nosniff')
-    self.end_headers()
-    self.wfile.write(payload)
+      outputs = await asyncio.get_running_loop().run_in_executor(
+          self.server.prediction_pool, predictor.run, request.signature_name, request.inputs)
+    except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
+      # The values did not fit the signature (e.g. bytes that are no tf.Example).
+      raise RequestError(400, f'the inputs do not fit signature {request.signature_name!r}: '
+                         f'{protocol.shorten(_op_message(error), 300)}') from None
+    self.server.metrics.prediction(request.signature_name, request.batch_size, outputs,
+                                   predictor.labels)
+    self.set_header('X-Model-Version', str(version))
+    self.send_json(200, protocol.predict_response(outputs, request.row_format,
+                                                  request.batch_size))
 
-  def _route(self, method: str, body: bytes) -> Tuple[int, Any, str]:
-    path = urllib.parse.urlsplit(self.path).path
-    if path == '/':
-      if method != 'GET':
-        raise RequestError(405, 'use GET for the page')
-      return 200, page.render(self.server.settings.model_name), 'text/html; charset=utf-8'
-    match = _MODEL_PATH.fullmatch(path)
-    if not match:
-      raise RequestError(404, f'no such endpoint: {method} {_shorten(path)}')
-    name, version, suffix = match.group('name', 'version', 'suffix')
-    if name != self.server.settings.model_name:
-      raise RequestError(404, f'model {_shorten(name)!r} not found; this server serves '
-                         f'{self.server.settings.model_name!r}')
-    if (method == 'POST') != (suffix == ':predict'):
-      raise RequestError(405, f'{method} is not allowed on {_shorten(path)}')
-    if suffix is None:
-      return 200, self.server.models.status(), 'application/json'
-    version_number, predictor = self._model(version)
-    if suffix == '/metadata':
-      return 200, metadata(name, version_number, predictor), 'application/json'
-    abstracts, titles, row_format = parse_predict_request(body, self.server.settings)
-    return 200, predict_response(predictor.outputs(abstracts, titles), row_format), (
-        'application/json')
-
-  def _model(self, version: Optional[str]) -> Tuple[int, Predictor]:
+  def _model(self) -> Tuple[int, Predictor]:
     current = self.server.models.current
     if current is None:
       raise RequestError(503, 'no model version is loaded yet from '
                          f'{self.server.settings.serving_root}')
-    if version is not None and version != str(current[0]):
-      raise RequestError(404, f'version {_shorten(version)} of model '
-                         f'{self.server.settings.model_name!r} is not loaded; serving '
-                         f'version {current[0]}')
+    version = self.model_path.version
+    if version is not None and version != current[0]:
+      raise RequestError(404, f'version {version} of model {self.model_path.name!r} is not '
+                         f'loaded; serving version {current[0]}')
     return current
 
-  def _body(self) -> bytes:
-    length = self.headers.get('Content-Length')
-    if length is None or not length.isdigit():
-      self.close_connection = True
-      raise RequestError(411, 'a POST request needs a Content-Length header')
-    if int(length) > self.server.settings.max_body_bytes:
-      self.close_connection = True  # The unread body must not be taken for a request.
-      raise RequestError(413, f'the request body has {int(length):,} bytes; at most '
-                         f'{self.server.settings.max_body_bytes:,}')
-    return self.rfile.read(int(length))
 
-  def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-    logging.debug('%s - %s', self.address_string(), format % args)
+def _op_message(error: Exception) -> str:
+  """The line of a TensorFlow error that says what was wrong, not where."""
+  lines = [line.strip() for line in getattr(error, 'message', str(error)).splitlines()]
+  reasons = [line for line in lines if line and not line.startswith(
+      ('Graph execution error', 'Detected at node', '<stack traces', '[[', 'Traceback',
+       'File '))]
+  return reasons[0] if reasons else type(error).__name__
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-  return text if len(text) <= limit else text[:limit] + '…'
+class PageHandler(_Handler):
+  """The portal page, with a per-response nonce for its one inline script."""
+  endpoint = 'page'
+
+  def get(self):
+    nonce = secrets.token_urlsafe(16)
+    self.set_header('Content-Type', 'text/html; charset=utf-8')
+    self.set_header('Content-Security-Policy',
+                    f"default-src 'self'; script-src 'nonce-{nonce}'; style-src "
+                    f"'nonce-{nonce}'; img-src 'self' data:; frame-ancestors 'none'")
+    self.finish(page.render(self.server.settings.model_name, nonce,
+                            self.server.settings.max_abstract_chars))
 
 
-class PredictionServer(http.server.ThreadingHTTPServer):
-  """The HTTP server with its model: one thread per connection, a poller for versions."""
-  daemon_threads = True
+class MetricsHandler(_Handler):
+  endpoint = 'metrics'
+
+  def get(self):
+    self.set_header('Content-Type', metrics_lib.CONTENT_TYPE)
+    self.finish(self.server.metrics.exposition())
+
+
+class NotFoundHandler(_Handler):
+  endpoint = 'not_found'
+
+  def prepare(self):
+    raise RequestError(404, f'no such endpoint: {self.request.method} '
+                       f'{protocol.shorten(self.request.path)}')
+
+
+class _HTTPServer(tornado.httpserver.HTTPServer):
+  """Tornado's HTTP server with a cap on open connections."""
+
+  def initialize(self, *args, max_connections: int, metrics: metrics_lib.ServerMetrics,
+                 **kwargs):  # pylint: disable=arguments-differ
+    super().initialize(*args, **kwargs)
+    self.max_connections = max_connections
+    self.metrics = metrics
+
+  def handle_stream(self, stream: tornado.iostream.IOStream, address: Tuple) -> None:
+    if len(self._connections) >= self.max_connections:
+      self.metrics.refused_connections.inc()
+      body = json.dumps({'error': 'the server is at its connection limit; retry later'})
+      stream.write(('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n'
+                    f'Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n'
+                    f'\r\n{body}').encode('ascii')).add_done_callback(lambda _: stream.close())
+      return
+    super().handle_stream(stream, address)
+    self.metrics.open_connections.set(len(self._connections))
+
+  def on_close(self, server_conn) -> None:
+    super().on_close(server_conn)
+    self.metrics.open_connections.set(len(self._connections))
+
+
+class PredictionServer:
+  """The HTTP server, its model and its metrics, on an event loop of its own thread.
+
+  `start()` returns once it listens (port 0 picks a free one: see `url`); `stop()`
+  shuts down gracefully. `main` runs the same in the foreground.
+  """
 
   def __init__(self, settings: ServerSettings):
     self.settings = settings
-    self.models = ModelManager(settings.serving_root)
+    self.metrics = metrics_lib.ServerMetrics(settings.model_name)
+    self.models = ModelManager(settings.serving_root, self.metrics)
     self.models.refresh()
-    self._stop_polling = threading.Event()
-    super().__init__((settings.host, settings.port), _Handler)
-    self._poller = threading.Thread(
-        target=self.models.poll, args=(settings.poll_seconds, self._stop_polling), daemon=True)
-    self._poller.start()
+    self.prediction_pool = concurrent.futures.ThreadPoolExecutor(
+        settings.prediction_threads, thread_name_prefix='predict')
+    self._loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='load')
+    self.application = tornado.web.Application(
+        [(r'/', PageHandler, {'server': self}),
+         (METRICS_PATH, MetricsHandler, {'server': self}),
+         (r'/v1/models/.*', ModelHandler, {'server': self})],
+        default_handler_class=NotFoundHandler, default_handler_args={'server': self},
+        log_function=self._log_request, compress_response=False)
+    self._http: Optional[_HTTPServer] = None
+    self._loop: Optional[asyncio.AbstractEventLoop] = None
+    self._thread: Optional[threading.Thread] = None
+    self._stopped: Optional[asyncio.Event] = None
+    self.active_requests: Set[tornado.web.RequestHandler] = set()  # On the event loop only.
+    self.server_address: Tuple[str, int] = (settings.host, settings.port)
+
+  @property
+  def open_connections(self) -> int:
+    return len(self._http._connections) if self._http else 0  # pylint: disable=protected-access
 
   @property
   def url(self) -> str:
-    host, port = self.server_address[:2]
+    host, port = self.server_address
     return f'http://{host}:{port}'
 
-  def server_close(self):
-    self._stop_polling.set()
-    super().server_close()
+  def _log_request(self, handler: tornado.web.RequestHandler) -> None:
+    seconds = handler.request.request_time()
+    endpoint = getattr(handler, 'endpoint', 'unknown')
+    self.metrics.request(endpoint, handler.request.method, handler.get_status(), seconds)
+    current = self.models.current
+    access_log.info(json.dumps({
+        'time': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'client': handler.request.remote_ip,
+        'method': handler.request.method, 'path': protocol.shorten(handler.request.path, 200),
+        'endpoint': endpoint, 'status': handler.get_status(),
+        'ms': round(seconds * 1000, 2), 'request_bytes': getattr(handler, 'received_bytes', 0),
+        'batch_size': getattr(handler, 'batch_size', 0),
+        'model_version': current[0] if current else None,
+        'user_agent': protocol.shorten(handler.request.headers.get('User-Agent', ''), 200)}))
+
+  async def _serve(self, ready: threading.Event) -> None:
+    self._loop = asyncio.get_running_loop()
+    self._stopped = asyncio.Event()
+    settings = self.settings
+    self._http = _HTTPServer(
+        self.application, max_connections=settings.max_connections, metrics=self.metrics,
+        idle_connection_timeout=settings.header_seconds, body_timeout=settings.body_seconds,
+        # The handlers enforce the body limit with a 413 (see _Handler); Tornado's own
+        # cap would answer a bare 400 after it.
+        max_body_size=1 << 62, max_header_size=64 * 1024)
+    sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
+    self.server_address = sockets[0].getsockname()[:2]
+    self._http.add_sockets(sockets)
+    poller = tornado.ioloop.PeriodicCallback(self._poll, settings.poll_seconds * 1000)
+    poller.start()
+    ready.set()
+    await self._stopped.wait()
+    poller.stop()
+    await self._shut_down()
+
+  async def _poll(self) -> None:
+    await asyncio.get_running_loop().run_in_executor(self._loader, self.models.refresh)
+
+  async def _shut_down(self) -> None:
+    """Stops accepting, gives requests in flight `shutdown_seconds`, then closes."""
+    self._http.stop()
+    deadline = time.monotonic() + self.settings.shutdown_seconds
+    while self.active_requests and time.monotonic() < deadline:
+      await asyncio.sleep(0.05)
+    await asyncio.wait_for(self._http.close_all_connections(), timeout=5)
+
+  def start(self) -> 'PredictionServer':
+    ready = threading.Event()
+    self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)),
+                                    name='http', daemon=True)
+    self._thread.start()
+    if not ready.wait(60):
+      raise RuntimeError('the server did not start listening within 60 s')
+    return self
+
+  def stop(self) -> None:
+    if self._loop and self._stopped:
+      self._loop.call_soon_threadsafe(self._stopped.set)
+    if self._thread:
+      self._thread.join(self.settings.shutdown_seconds + 10)
+    self.prediction_pool.shutdown(wait=False)
+    self._loader.shutdown(wait=False)
 
 
 def parse_settings(argv: Optional[List[str]] = None) -> ServerSettings:
@@ -373,23 +464,27 @@ def parse_settings(argv: Optional[List[str]] = None) -> ServerSettings:
   for field in dataclasses.fields(ServerSettings):
     parser.add_argument('--' + field.name.replace('_', '-'), type=field.type,
                         default=getattr(defaults, field.name))
-  return ServerSettings(**vars(parser.parse_args(argv)))
+  try:
+    return ServerSettings(**vars(parser.parse_args(argv)))
+  except ValueError as error:
+    parser.error(str(error))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
   settings = parse_settings(argv)
-  server = PredictionServer(settings)
+  server = PredictionServer(settings).start()
   current = server.models.current
   print(f'serving {settings.model_name!r} ' +
         (f'version {current[0]}' if current else 'no model yet (waiting for a push)') +
         f' from {settings.serving_root} at {server.url}/', flush=True)
-  try:
-    server.serve_forever()
-  except KeyboardInterrupt:
-    pass
-  finally:
-    server.server_close()
+  stop = threading.Event()
+  for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, lambda *_: stop.set())
+  stop.wait()
+  logging.info('stopping: finishing the requests in flight (up to %s s)',
+               settings.shutdown_seconds)
+  server.stop()
   return 0
 
 

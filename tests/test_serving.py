@@ -1,66 +1,78 @@
-"""The TF Serving-compatible server and the portal page, against the pipeline's model.
+"""The TF Serving-compatible server against the pipeline's model: the API, robustness
+against slow and malformed clients, metrics and the access log.
 
 The model is the one the session's end-to-end run pushed (`first_run`); each server
-here serves a copy of its serving root, listening on a free loopback port.
+here serves a copy of its serving root, listening on a free loopback port. The
+request rules themselves are tested without a server in test_serving_protocol.py.
 """
 
+import base64
+import contextlib
 import http.client
 import json
+import logging
 import os
 import shutil
+import socket
 import threading
 import time
 
 import pytest
+import tensorflow as tf
+from prometheus_client.parser import text_string_to_metric_families
 
 from components import features
 from serving.predictor import Predictor
-from serving.server import PredictionServer, ServerSettings
+from serving.server import METRICS_PATH, PredictionServer, ServerSettings
 from tests.test_pipeline_e2e import LANGUAGE, VISION
 
 MODEL = 'arxiv-subject-areas'
+PREDICT = f'/v1/models/{MODEL}:predict'
 LIMITS = dict(max_body_bytes=64 * 1024, max_abstract_chars=5_000, max_batch_size=8)
+SHORT = 'We prove a new bound on primes in short intervals.'
+# Long enough, but not the model's language.
+GERMAN = ('Der Hund läuft schnell über die nasse Straße und bellt laut, weil die Katze oben auf '
+          'dem alten Baum sitzt und nicht herunterkommen will, obwohl es seit Stunden regnet, '
+          'der Wind kalt weht und die Nachbarn schon zweimal aus dem Fenster gerufen haben.')
 
 
-def _serving_root_copy(first_run, directory) -> str:
+def serving_root_copy(first_run, directory) -> str:
   pushed = first_run['pushed_model_path']
   root = str(directory / 'serving_root')
   shutil.copytree(pushed, os.path.join(root, os.path.basename(pushed)))
   return root
 
 
-def _start(serving_root: str, **overrides) -> PredictionServer:
-  settings = ServerSettings(serving_root=serving_root, model_name=MODEL, port=0,
-                            **{**LIMITS, 'poll_seconds': 0.2, **overrides})
-  server = PredictionServer(settings)
-  threading.Thread(target=server.serve_forever, daemon=True).start()
-  return server
+def start(serving_root: str, **overrides) -> PredictionServer:
+  return PredictionServer(ServerSettings(
+      serving_root=serving_root, model_name=MODEL, port=0,
+      **{**LIMITS, 'poll_seconds': 0.2, **overrides})).start()
 
 
 @pytest.fixture(scope='module')
 def server(first_run, tmp_path_factory):
-  server = _start(_serving_root_copy(first_run, tmp_path_factory.mktemp('serving')))
+  server = start(serving_root_copy(first_run, tmp_path_factory.mktemp('serving')))
   yield server
-  server.shutdown()
-  server.server_close()
+  server.stop()
 
 
 def call(server, method, path, body=None, headers=None):
-  """(status, decoded JSON or text) of one request on a fresh connection."""
-  connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+  """(status, headers, decoded JSON or text) of one request on a fresh connection."""
+  connection = http.client.HTTPConnection(*server.server_address, timeout=60)
   if isinstance(body, (dict, list)):
     body = json.dumps(body)
   connection.request(method, path, body=body, headers=headers or {})
   response = connection.getresponse()
   payload = response.read().decode('utf-8')
   connection.close()
-  if response.getheader('Content-Type', '').startswith('application/json'):
-    return response.status, json.loads(payload)
-  return response.status, payload
+  if response.getheader('Content-Type', '').startswith('application/json') and payload:
+    payload = json.loads(payload)
+  return response.status, response, payload
 
 
-def predict(server, request, path=f'/v1/models/{MODEL}:predict'):
-  return call(server, 'POST', path, request)
+def predict(server, request, path=PREDICT):
+  status, _, body = call(server, 'POST', path, request)
+  return status, body
 
 
 def test_binds_to_loopback_by_default(server):
@@ -68,25 +80,33 @@ def test_binds_to_loopback_by_default(server):
   assert server.server_address[0] == '127.0.0.1'
 
 
-def test_model_status_reports_the_serving_version(server, first_run):
-  status, body = call(server, 'GET', f'/v1/models/{MODEL}')
+def test_model_status_of_the_serving_version_and_of_others(server, first_run):
   version = os.path.basename(first_run['pushed_model_path'])
-  assert status == 200
-  assert body == {'model_version_status': [{
-      'version': version, 'state': 'AVAILABLE',
-      'status': {'error_code': 'OK', 'error_message': ''}}]}
-  assert call(server, 'GET', f'/v1/models/{MODEL}/versions/{version}')[0] == 200
+  available = {'version': version, 'state': 'AVAILABLE',
+               'status': {'error_code': 'OK', 'error_message': ''}}
+  assert call(server, 'GET', f'/v1/models/{MODEL}')[::2] == (
+      200, {'model_version_status': [available]})
+  assert call(server, 'GET', f'/v1/models/{MODEL}/versions/{version}')[::2] == (
+      200, {'model_version_status': [available]})
+  status, _, body = call(server, 'GET', f'/v1/models/{MODEL}/versions/999')
+  assert status == 404 and 'could not find version 999' in body['error']
+  assert call(server, 'GET', f'/v1/models/{MODEL}/versions/abc')[0] == 400
 
 
-def test_metadata_describes_the_serving_signature(server):
-  status, body = call(server, 'GET', f'/v1/models/{MODEL}/metadata')
+def test_metadata_lists_every_signature(server):
+  status, _, body = call(server, 'GET', f'/v1/models/{MODEL}/metadata')
   assert status == 200
-  signature = body['metadata']['signature_def']['signature_def'][features.SERVING_SIGNATURE]
-  assert set(signature['inputs']) == {features.ABSTRACT_KEY, features.TITLE_KEY}
-  assert signature['inputs'][features.ABSTRACT_KEY]['dtype'] == 'DT_STRING'
-  assert {features.PROBABILITIES_KEY, features.PREDICTED_KEY, features.LABEL_NAMES_KEY,
-          features.TOP_K_LABELS_KEY} <= set(signature['outputs'])
-  assert signature['outputs'][features.PROBABILITIES_KEY]['dtype'] == 'DT_FLOAT'
+  signatures = body['metadata']['signature_def']['signature_def']
+  assert set(signatures) == {features.SERVING_SIGNATURE, features.EXAMPLES_SIGNATURE,
+                             features.TRANSFORM_SIGNATURE, features.LABELS_SIGNATURE,
+                             features.EXPLAIN_SIGNATURE}
+  serving = signatures[features.SERVING_SIGNATURE]
+  assert set(serving['inputs']) == {features.ABSTRACT_KEY, features.TITLE_KEY}
+  assert serving['inputs'][features.ABSTRACT_KEY]['dtype'] == 'DT_STRING'
+  assert serving['outputs'][features.PROBABILITIES_KEY]['dtype'] == 'DT_FLOAT'
+  assert set(signatures[features.EXAMPLES_SIGNATURE]['inputs']) == {'examples'}
+  assert {features.INPUT_WARNING_KEY, features.EVIDENCE_NGRAMS_KEY} <= set(
+      signatures[features.EXPLAIN_SIGNATURE]['outputs'])
 
 
 def test_row_format_predicts_what_the_model_predicts(server, first_run):
@@ -105,53 +125,83 @@ def test_row_format_predicts_what_the_model_predicts(server, first_run):
   assert vision[features.TOP_K_LABELS_KEY][0] == 'cs.CV'
 
 
-def test_columnar_format_gives_the_same_numbers_as_rows(server):
+def test_columnar_b64_and_row_formats_give_the_same_numbers(server):
   rows = predict(server, {'instances': [{'abstract': VISION}, {'abstract': LANGUAGE}]})[1]
   status, columns = predict(server, {'inputs': {'abstract': [VISION, LANGUAGE]}})
   assert status == 200
+  encoded = predict(server, {'signature_name': '', 'client': 'x', 'instances': [
+      {'abstract': {'b64': base64.b64encode(text.encode()).decode()}}
+      for text in (VISION, LANGUAGE)]})[1]
+  assert encoded == rows
   for i, row in enumerate(rows['predictions']):
     for name, value in row.items():
       assert columns['outputs'][name][i] == value, name
 
 
+def test_serve_examples_takes_b64_tf_examples(server):
+  example = tf.train.Example(features=tf.train.Features(feature={
+      features.ABSTRACT_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[VISION.encode()])),
+      features.TITLE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'']))}))
+  status, body = predict(server, {
+      'signature_name': features.EXAMPLES_SIGNATURE,
+      'instances': [{'b64': base64.b64encode(example.SerializeToString()).decode()}]})
+  assert status == 200
+  text = predict(server, {'instances': [{'abstract': VISION}]})[1]['predictions'][0]
+  assert body['predictions'][0][features.PROBABILITIES_KEY] == pytest.approx(
+      text[features.PROBABILITIES_KEY], abs=1e-6)
+  status, body = predict(server, {'signature_name': features.EXAMPLES_SIGNATURE,
+                                  'instances': [{'b64': base64.b64encode(b'no').decode()}]})
+  assert status == 400 and 'Could not parse example input' in body['error']
+
+
+def test_label_vocabulary_in_columnar_format(server, first_run):
+  status, body = predict(server, {'signature_name': features.LABELS_SIGNATURE, 'inputs': {}})
+  assert status == 200
+  assert body['outputs']['labels'] == Predictor(first_run['pushed_model_path']).labels
+  assert len(body['outputs']['thresholds']) == len(body['outputs']['labels'])
+
+
+def test_explain_warns_about_short_and_unfamiliar_text_and_names_the_evidence(server):
+  status, body = predict(server, {'signature_name': features.EXPLAIN_SIGNATURE,
+                                  'instances': [{'abstract': VISION}, {'abstract': SHORT},
+                                                {'abstract': GERMAN}]})
+  assert status == 200
+  vision, short, german = body['predictions']
+  assert [p[features.INPUT_WARNING_KEY] for p in body['predictions']] == [
+      '', features.TOO_SHORT, features.UNFAMILIAR]
+  assert short[features.NGRAMS_KEY] == 19  # 10 words, 9 word pairs.
+  assert german[features.KNOWN_NGRAMS_KEY] < german[features.NGRAMS_KEY] / 2
+  assert vision[features.KNOWN_NGRAMS_KEY] > vision[features.NGRAMS_KEY] / 2
+  assert vision[features.TOP_K_LABELS_KEY][0] == 'cs.CV'
+  evidence = [ngram for ngram, score in zip(vision[features.EVIDENCE_NGRAMS_KEY][0],
+                                            vision[features.EVIDENCE_SCORES_KEY][0]) if score > 0]
+  assert evidence and all(ngram in VISION.lower() for ngram in evidence)
+  assert vision[features.EVIDENCE_SCORES_KEY][0] == sorted(
+      vision[features.EVIDENCE_SCORES_KEY][0], reverse=True)
+  # The same probabilities as the default signature.
+  plain = predict(server, {'instances': [{'abstract': VISION}]})[1]['predictions'][0]
+  assert vision[features.PROBABILITIES_KEY] == pytest.approx(
+      plain[features.PROBABILITIES_KEY], abs=1e-6)
+
+
 def test_a_batch_is_predicted_in_one_model_call(server, monkeypatch):
   predictor = server.models.current[1]
   calls = []
-  original = predictor.outputs
-  monkeypatch.setattr(predictor, 'outputs',
-                      lambda abstracts, titles: calls.append(len(abstracts)) or original(
-                          abstracts, titles))
+  original = predictor.run
+  monkeypatch.setattr(predictor, 'run', lambda signature, inputs: calls.append(
+      len(inputs[features.ABSTRACT_KEY])) or original(signature, inputs))
   status, body = predict(server, {'instances': [{'abstract': VISION}] * 8})
   assert status == 200 and len(body['predictions']) == 8
   assert calls == [8]
 
 
 @pytest.mark.parametrize('body, status, message', [
-    ('{"instances": [', 400, 'not valid JSON'),
-    (b'\xff\xfe', 400, 'not valid JSON'),
-    ('[' * 50_000, 400, 'nests too deeply'),
-    ([VISION], 400, 'must be a JSON object'),
-    ({'abstract': VISION}, 400, 'exactly one of "instances"'),
-    ({'instances': [{'abstract': VISION}], 'inputs': {}}, 400, 'exactly one of'),
-    ({'instances': VISION}, 400, '"instances" must be a list'),
-    ({'instances': [VISION]}, 400, 'instances[0] must be an object'),
-    ({'instances': []}, 400, 'holds no abstract'),
-    ({'instances': [{'title': 'x'}]}, 400, 'instances[0] has no "abstract"'),
-    ({'instances': [{'abstract': 3}]}, 400, 'instances[0].abstract must be a string; got a number'),
-    ({'instances': [{'abstract': VISION, 'title': None}]}, 400, 'instances[0].title must be a '
-     'string; got null'),
-    ({'instances': [{'abstract': VISION}, {'abstract': '  \n'}]}, 400, 'instances[1].abstract '
-     'is empty'),
-    ({'instances': [{'abstract': VISION, 'year': 2020}]}, 400, 'unknown keys year'),
-    ({'inputs': {'abstract': [VISION], 'title': ['a', 'b']}}, 400, 'inputs.title has 2 values'),
-    ({'inputs': {'abstract': {'text': VISION}}}, 400, 'inputs.abstract must be a string or a '
-     'list'),
-    ({'instances': [{'abstract': VISION}], 'signature_name': 'serve_examples'}, 400,
-     "signature_name 'serve_examples' is not served"),
-    ({'instances': [{'abstract': VISION}] * 9}, 413, '9 abstracts; at most 8'),
-    ({'instances': [{'abstract': 'word ' * 1001}]}, 413, 'instances[0].abstract has 5,005 '
-     'characters; at most 5,000'),
-    ({'inputs': {'abstract': 'x' * 70_000}}, 413, 'at most 65,536'),
+    ('{"instances": [{"abstract": "\\udc00 alone"}]}', 400, 'lone surrogate'),
+    ({'instances': [{'abstract': VISION}] * 9}, 413, '9 inputs; at most 8'),
+    ({'instances': [{'abstract': 'word ' * 1001}]}, 413, 'at most 5,000'),
+    ({'inputs': {'abstract': 'x' * 70_000}}, 413, 'the request body has 70,'),
+    ('not json', 400, 'not valid JSON'),
 ])
 def test_bad_requests_get_a_4xx_that_says_what_is_wrong(server, body, status, message):
   answer_status, answer = predict(server, body)
@@ -166,24 +216,101 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(server, body, status, me
     ('GET', '/v1/models/../../etc/passwd', 404, 'no such endpoint'),
     ('GET', '/v1/models/%2e%2e%2fetc/metadata', 404, 'not found'),
     ('GET', '/etc/passwd', 404, 'no such endpoint'),
-    ('GET', f'/v1/models/{MODEL}:predict', 405, 'GET is not allowed'),
+    ('GET', PREDICT, 405, 'GET is not allowed'),
     ('POST', f'/v1/models/{MODEL}', 405, 'POST is not allowed'),
+    ('PUT', f'/v1/models/{MODEL}', 405, 'PUT is not allowed'),
+    ('DELETE', PREDICT, 405, 'DELETE is not allowed'),
+    ('OPTIONS', f'/v1/models/{MODEL}/metadata', 405, 'OPTIONS is not allowed'),
+    ('PATCH', '/', 405, 'PATCH is not allowed'),
 ])
-def test_unknown_models_paths_and_methods(server, method, path, status, message):
-  answer_status, answer = call(server, method, path, body=b'{}' if method == 'POST' else None)
+def test_unknown_models_paths_and_methods_get_json_errors(server, method, path, status,
+                                                          message):
+  answer_status, response, answer = call(server, method, path,
+                                         body=b'{}' if method == 'POST' else None)
   assert answer_status == status
   assert message in answer['error']
+  if status == 405:
+    assert response.getheader('Allow') in ('GET', 'POST')
+
+
+def test_head_gets_405_and_no_body(server):
+  status, response, body = call(server, 'HEAD', f'/v1/models/{MODEL}')
+  assert status == 405 and response.getheader('Allow') == 'GET' and body == ''
+
+
+def test_a_chunked_body_is_read_and_limited(server):
+  def send_chunked(chunks):
+    connection = http.client.HTTPConnection(*server.server_address, timeout=30)
+    connection.request('POST', PREDICT, body=iter(chunks), encode_chunked=True,
+                       headers={'Content-Type': 'application/json'})
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, answer
+
+  body = json.dumps({'instances': [{'abstract': VISION}]}).encode()
+  status, answer = send_chunked([body[:10], body[10:40], body[40:]])
+  assert status == 200 and answer['predictions'][0][features.TOP_K_LABELS_KEY][0] == 'cs.CV'
+  status, answer = send_chunked([b'{"inputs": {"abstract": "'] + [b'x' * 8192] * 20 + [b'"}}'])
+  assert status == 413 and 'more than 65,' in answer['error']
+  # Far past the limit: answered at once, the connection closed.
+  with pytest.raises((ConnectionError, http.client.HTTPException)):
+    send_chunked([b'x' * 8192] * 10_000)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+  data = b''
+  while chunk := sock.recv(4096):
+    data += chunk
+  return data
+
+
+@pytest.fixture(scope='module')
+def strict_server(first_run, tmp_path_factory):
+  """Short deadlines and few connections, to test them in seconds."""
+  server = start(serving_root_copy(first_run, tmp_path_factory.mktemp('strict')),
+                 header_seconds=1, body_seconds=1, max_connections=4)
+  yield server
+  server.stop()
+
+
+@pytest.mark.parametrize('sent', [
+    b'GET / HTTP/1.1\r\nHost: x\r\n',  # Headers never finished (slowloris).
+    # A body shorter than its Content-Length.
+    b'POST ' + PREDICT.encode() + b' HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"in',
+    b'',  # Connected, said nothing.
+])
+def test_a_slow_client_is_cut_off_at_its_deadline(strict_server, sent):
+  with socket.create_connection(strict_server.server_address, timeout=10) as sock:
+    started = time.monotonic()
+    sock.sendall(sent)
+    assert _read_all(sock) == b''  # Closed, nothing answered.
+    assert 0.8 < time.monotonic() - started < 5
+  assert call(strict_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
+
+
+def test_connections_over_the_cap_get_503_and_the_server_recovers(strict_server):
+  with contextlib.ExitStack() as stack:
+    idle = [stack.enter_context(socket.create_connection(strict_server.server_address))
+            for _ in range(4)]
+    _wait_for(lambda: strict_server.open_connections == 4, seconds=0.9)
+    with socket.create_connection(strict_server.server_address, timeout=10) as extra:
+      answer = _read_all(extra)
+    assert answer.startswith(b'HTTP/1.1 503 ') and b'connection limit' in answer
+    del idle
+  time.sleep(0.2)
+  assert call(strict_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
+  metrics = scrape(strict_server)
+  assert metrics['arxiv_serving_refused_connections_total'][()] >= 1
 
 
 def test_keeps_serving_through_a_burst_of_bad_requests_mixed_with_good_ones(server):
-  bad = [('POST', f'/v1/models/{MODEL}:predict', b'{"instances": [{"abstract": 7}]}'),
-         ('POST', f'/v1/models/{MODEL}:predict', b'not json'),
-         ('POST', f'/v1/models/{MODEL}:predict', b'{"inputs": {"abstract": "' + b'x' * 70_000 +
-          b'"}}'),
+  bad = [('POST', PREDICT, b'{"instances": [{"abstract": 7}]}'),
+         ('POST', PREDICT, b'not json'),
+         ('POST', PREDICT, b'{"inputs": {"abstract": "' + b'x' * 70_000 + b'"}}'),
          ('GET', '/v1/models/../../../etc/shadow', None),
          ('POST', '/v1/models/nobody:predict', b'{}')]
-  good = ('POST', f'/v1/models/{MODEL}:predict',
-          json.dumps({'instances': [{'abstract': LANGUAGE}]}).encode())
+  good = ('POST', PREDICT, json.dumps({'instances': [{'abstract': LANGUAGE}]}).encode())
   requests = [bad[i % len(bad)] if i % 2 else good for i in range(200)]
   statuses = [None] * len(requests)
 
@@ -203,9 +330,90 @@ def test_keeps_serving_through_a_burst_of_bad_requests_mixed_with_good_ones(serv
   assert status == 200 and body['predictions'][0][features.TOP_K_LABELS_KEY][0] == 'cs.CV'
 
 
+def scrape(server):
+  """{metric sample name: {label values: value}} from the Prometheus endpoint."""
+  status, response, text = call(server, 'GET', METRICS_PATH)
+  assert status == 200 and response.getheader('Content-Type').startswith('text/plain')
+  samples = {}
+  for family in text_string_to_metric_families(text):
+    for sample in family.samples:
+      samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+  return samples
+
+
+def test_metrics_count_requests_batches_labels_and_warnings(server, first_run):
+  before = scrape(server)
+  answers = [predict(server, {'instances': [{'abstract': VISION}] * 3})[1],
+             predict(server, {'signature_name': features.EXPLAIN_SIGNATURE,
+                              'instances': [{'abstract': SHORT}]})[1]]
+  predict(server, 'not json')
+  after = scrape(server)
+  suggested = sum(prediction[features.PREDICTED_KEY][prediction[
+      features.LABEL_NAMES_KEY].index('cs.CV')] for answer in answers
+                  for prediction in answer['predictions'])
+
+  def delta(name, **labels):
+    key = tuple(sorted(labels.items()))
+    return after[name].get(key, 0) - before.get(name, {}).get(key, 0)
+
+  assert delta('arxiv_serving_requests_total', endpoint='predict', method='POST',
+               code='200') == 2
+  assert delta('arxiv_serving_requests_total', endpoint='predict', method='POST',
+               code='400') == 1
+  assert delta('arxiv_serving_batch_size_count', signature='serving_default') == 1
+  assert delta('arxiv_serving_batch_size_sum', signature='serving_default') == 3
+  assert delta('arxiv_serving_abstracts_total', signature='serving_default') == 3
+  assert suggested >= 3
+  assert delta('arxiv_serving_suggested_labels_total', label='cs.CV') == suggested
+  assert delta('arxiv_serving_input_warnings_total', warning=features.TOO_SHORT) == 1
+  assert delta('arxiv_serving_request_duration_seconds_count', endpoint='predict') == 3
+  version = int(os.path.basename(first_run['pushed_model_path']))
+  assert after['arxiv_serving_model_version'][(('model', MODEL),)] == version
+
+
+def test_every_request_is_one_json_line_in_the_access_log(server, caplog):
+  with caplog.at_level(logging.INFO, logger='serving.access'):
+    predict(server, {'instances': [{'abstract': VISION}] * 2})
+    call(server, 'GET', '/nowhere')
+    deadline = time.monotonic() + 5
+    while len(caplog.records) < 2 and time.monotonic() < deadline:
+      time.sleep(0.05)
+  entries = [json.loads(record.getMessage()) for record in caplog.records
+             if record.name == 'serving.access']
+  assert [(e['method'], e['path'], e['status'], e['batch_size']) for e in entries] == [
+      ('POST', PREDICT, 200, 2), ('GET', '/nowhere', 404, 0)]
+  assert entries[0]['endpoint'] == 'predict' and entries[0]['ms'] > 0
+  assert entries[0]['request_bytes'] > len(VISION) and entries[0]['client'] == '127.0.0.1'
+
+
+def test_shutdown_lets_the_request_in_flight_finish_then_refuses(first_run, tmp_path):
+  server = start(serving_root_copy(first_run, tmp_path))
+  predictor = server.models.current[1]
+  original = predictor.run
+  started = threading.Event()
+
+  def slow_run(signature, inputs):
+    started.set()
+    time.sleep(1.5)
+    return original(signature, inputs)
+
+  predictor.run = slow_run
+  result = {}
+  client = threading.Thread(target=lambda: result.update(
+      answer=predict(server, {'instances': [{'abstract': VISION}]})))
+  client.start()
+  assert started.wait(30)
+  address = server.server_address
+  server.stop()
+  client.join(30)
+  assert result['answer'][0] == 200
+  with pytest.raises(ConnectionRefusedError):
+    socket.create_connection(address, timeout=5)
+
+
 def test_a_newer_push_is_served_and_a_broken_one_is_not(first_run, tmp_path):
-  root = _serving_root_copy(first_run, tmp_path)
-  server = _start(root)
+  root = serving_root_copy(first_run, tmp_path)
+  server = start(root)
   try:
     [first] = os.listdir(root)
     newer = str(int(first) + 1)
@@ -215,21 +423,22 @@ def test_a_newer_push_is_served_and_a_broken_one_is_not(first_run, tmp_path):
     os.makedirs(broken)
     with open(os.path.join(broken, 'saved_model.pb'), 'wb') as f:
       f.write(b'not a SavedModel')
-    _wait_for(lambda: len(call(server, 'GET', f'/v1/models/{MODEL}')[1][
+    _wait_for(lambda: len(call(server, 'GET', f'/v1/models/{MODEL}')[2][
         'model_version_status']) == 2)
-    states = call(server, 'GET', f'/v1/models/{MODEL}')[1]['model_version_status']
+    states = call(server, 'GET', f'/v1/models/{MODEL}')[2]['model_version_status']
     assert [(s['version'], s['state']) for s in states] == [(newer, 'AVAILABLE'),
                                                              (str(int(first) + 2), 'END')]
     assert states[1]['status']['error_message']
-    assert predict(server, {'instances': [{'abstract': VISION}]})[0] == 200
+    status, response, _ = call(server, 'POST', PREDICT, {'instances': [{'abstract': VISION}]})
+    assert status == 200 and response.getheader('X-Model-Version') == newer
+    assert scrape(server)['arxiv_serving_model_load_failures_total'][(('model', MODEL),)] == 1
   finally:
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_without_a_model_it_answers_503_until_one_is_pushed(first_run, tmp_path):
   root = str(tmp_path / 'empty_root')
-  server = _start(root)
+  server = start(root)
   try:
     status, answer = predict(server, {'instances': [{'abstract': VISION}]})
     assert status == 503 and 'no model version is loaded' in answer['error']
@@ -237,8 +446,7 @@ def test_without_a_model_it_answers_503_until_one_is_pushed(first_run, tmp_path)
     _wait_for(lambda: server.models.current is not None)
     assert predict(server, {'instances': [{'abstract': VISION}]})[0] == 200
   finally:
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def _wait_for(condition, seconds=60):
@@ -246,23 +454,3 @@ def _wait_for(condition, seconds=60):
   while not condition():
     assert time.monotonic() < deadline, 'timed out'
     time.sleep(0.1)
-
-
-def test_page_suggests_subject_areas_in_a_browser(server, browser):
-  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support import expected_conditions  # pylint: disable=g-import-not-at-top
-  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
-
-  browser.get(server.url + '/')
-  browser.find_element(By.ID, 'title').send_keys('Segmenting images with convolutions')
-  browser.find_element(By.ID, 'abstract').send_keys(VISION)
-  browser.find_element(By.ID, 'suggest').click()
-  WebDriverWait(browser, 30).until(
-      expected_conditions.visibility_of_element_located((By.ID, 'results')))
-  rows = browser.find_elements(By.CSS_SELECTOR, '#results tbody tr')
-  assert rows[0].get_attribute('data-label') == 'cs.CV'
-  assert 'Computer Vision and Pattern Recognition' in rows[0].text
-  assert browser.find_element(By.ID, 'summary').text.startswith(('Suggested:', 'No category'))
-  assert browser.find_element(By.ID, 'error').text == ''
-  errors = [entry for entry in browser.get_log('browser') if entry['level'] == 'SEVERE']
-  assert errors == []
