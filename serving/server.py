@@ -75,7 +75,9 @@ class ServerSettings:
   header_seconds: float = 10.0
   body_seconds: float = 30.0
   max_connections: int = 256
-  prediction_threads: int = 2
+  # Model calls at once. TensorFlow releases the GIL, so more than the cores helps:
+  # 8 concurrent single-abstract clients, 2 cores: 226 requests/s with 8, 185 with 2.
+  prediction_threads: int = 8
   shutdown_seconds: float = 10.0  # On SIGTERM: how long requests in flight may finish.
 
   def __post_init__(self):
