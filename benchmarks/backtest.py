@@ -13,10 +13,18 @@ a plot shows both models month by month. Written to `<output root>/backtest.json
     python -m benchmarks.backtest --months 4
 """
 
-import argparse
+import sys
+
+from pipeline import console
+
+if __name__ == '__main__':
+  # TensorFlow's and Beam's notices go to a log under outputs/logs; the figures to the
+  # terminal.
+  console.divert_output(verbose=False, keep_prints=True)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import json
 import os
-import sys
 import time
 from typing import Any, Dict, List, Optional
 
@@ -138,7 +146,7 @@ def plot(results: Dict[str, Any], path: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = console.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--data', default=MONTHLY_DATA, help='a monthly span pattern')
   parser.add_argument('--months', type=int, default=4, help='how many of the last months')
   parser.add_argument('--output-root',
@@ -182,4 +190,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(console.run_tool(main, os.path.join(REPOSITORY_ROOT, 'outputs'), 'backtest'))

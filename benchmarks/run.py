@@ -13,13 +13,21 @@ Prints a table and writes it as JSON.
     python -m benchmarks.run --data ../shared/data/arxiv_cs_abstracts.csv.gz
 """
 
-import argparse
+import sys
+
+from pipeline import console
+
+if __name__ == '__main__':
+  # TensorFlow's and Beam's notices go to a log under outputs/logs; the figures to the
+  # terminal.
+  console.divert_output(verbose=False, keep_prints=True)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import glob
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -60,7 +68,7 @@ def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[st
   shutil.rmtree(output_root, ignore_errors=True)
   subprocess.run([sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
                   '--data', data, '--output-root', output_root, '--no-cache'] + extra_flags,
-                 check=True)
+                 check=True, stdout=console.terminal(), stderr=console.terminal_errors())
   with open(os.path.join(output_root, 'run_summary.json')) as f:
     return json.load(f)
 
@@ -130,7 +138,7 @@ def table(results: Dict[str, Any]) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = console.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--data', default=FULL_DATA)
   parser.add_argument('--output-root', default=os.path.join(REPOSITORY_ROOT, 'outputs', 'bench'))
   parser.add_argument('--reference-steps', type=int, default=20)
@@ -197,4 +205,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(console.run_tool(main, os.path.join(REPOSITORY_ROOT, 'outputs'), 'bench'))

@@ -8,11 +8,20 @@ second. Wall time should grow about linearly and memory stay flat: Beam streams.
     python -m benchmarks.scale --rows 100000 300000 1000000
 """
 
+import sys
+
+from pipeline import console
+
+if __name__ == '__main__' and '--run-stages' not in sys.argv:
+  # TensorFlow's and Beam's notices go to a log under outputs/logs; the figures to the
+  # terminal.
+  console.divert_output(verbose=False, keep_prints=True)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from typing import List, Optional
 
@@ -60,7 +69,7 @@ def run_stages(data: str, output_root: str, beam_args: List[str]) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = console.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--rows', type=int, nargs='+', default=[100_000, 300_000, 1_000_000])
   parser.add_argument('--output-root',
                       default=os.path.join(REPOSITORY_ROOT, 'outputs', 'bench-scale'))
@@ -95,4 +104,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(console.run_tool(main, os.path.join(REPOSITORY_ROOT, 'outputs'), 'bench-scale'))

@@ -53,6 +53,10 @@ LABEL_COUNT_SLICE = 'label_count'  # '1', '2' or '3+' true labels
 ABSTRACT_LENGTH_SLICE = 'abstract_length'  # a bucket of words
 PRIMARY_LABEL_SLICE = 'primary_label'  # the first-listed category
 
+# Components log their live progress (the Trainer's epochs) to this logger with
+# extra={'progress': True}: the terminal's spinner line shows it (pipeline/console.py).
+PROGRESS_LOGGER = 'arxiv.progress'
+
 # Signature names of the exported SavedModel.
 SERVING_SIGNATURE = 'serving_default'  # Raw abstract strings in, labels out.
 EXAMPLES_SIGNATURE = 'serve_examples'  # Serialized tf.Examples in (for TFMA).

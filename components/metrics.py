@@ -48,6 +48,26 @@ def precision_at_k(labels: np.ndarray, probabilities: np.ndarray, k: int) -> flo
   return float(hits.mean())
 
 
+def label_prior_baseline(train_shares: np.ndarray, eval_counts: np.ndarray,
+                         eval_size: int) -> Tuple[np.ndarray, float]:
+  """The simplest model: every paper gets each label's share of train as its
+  probability, so all papers get the same labels. Returns (probabilities of one
+  paper, threshold): the threshold admits the m most frequent labels, m chosen for the
+  best micro-F1 on eval, computed from eval's label counts (predicting a fixed set S
+  for n papers: TP = sum of S's counts, predicted = |S| n)."""
+  order = np.argsort(-np.asarray(train_shares), kind='stable')
+  counts = np.asarray(eval_counts, np.float64)[order]
+  actual = counts.sum()
+  best_m, best_f1 = 0, 0.0
+  for m in range(1, len(order) + 1):
+    f1 = _ratio(2 * counts[:m].sum(), m * eval_size + actual)
+    if f1 > best_f1:
+      best_m, best_f1 = m, f1
+  shares = np.asarray(train_shares, np.float32)
+  threshold = float(shares[order[best_m - 1]]) if best_m else float(shares.max()) + 1.0
+  return shares, threshold
+
+
 def tune_global_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
   """The threshold, shared by all labels, with the best micro-F1."""
   labels = np.asarray(labels) >= 0.5

@@ -8,6 +8,7 @@ search. The test split is left to the Evaluator.
 
 import dataclasses
 import json
+import logging
 import os
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -128,6 +129,24 @@ class TrainingTimer(tf_keras.callbacks.Callback):
     logs['train_seconds'] = self._seconds or time.monotonic() - self._started
 
 
+class EpochProgress(tf_keras.callbacks.Callback):
+  """Logs each epoch's figures as a progress record: the live line of a quiet run."""
+
+  def __init__(self, max_epochs: int):
+    super().__init__()
+    self.max_epochs = max_epochs
+    self.best = (0.0, 0)  # (val micro-F1, epoch)
+
+  def on_epoch_end(self, epoch, logs=None):
+    logs = logs or {}
+    score = float(logs.get('val_micro_f1', 0.0))
+    self.best = max(self.best, (score, epoch + 1))
+    logging.getLogger(features.PROGRESS_LOGGER).info(
+        'epoch %d/%d: loss %.4f, val micro-F1 %.4f (best %.4f, epoch %d)', epoch + 1,
+        self.max_epochs, logs.get('loss', float('nan')), score, *self.best,
+        extra={'progress': True})
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """TFX Trainer entry point (GenericExecutor)."""
   settings = settings_lib.from_custom_config(settings_lib.TrainerSettings,
@@ -161,7 +180,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   history = model.fit(
       train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
       verbose=2,  # One line per epoch: logs are files, not terminals.
-      callbacks=[TrainingTimer(), early_stopping,
+      callbacks=[TrainingTimer(), early_stopping, EpochProgress(settings.max_epochs),
                  tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
 
   # Only a temporal split has a newer label mix to adapt to (eval's spans are set);

@@ -8,11 +8,18 @@ Each output line is one JSON object: the row number, the title, the labels above
 model's thresholds, the top-k labels and every label's probability.
 """
 
-import argparse
+import sys
+
+from pipeline import console
+
+if __name__ == '__main__':
+  # TensorFlow's import-time notices go to a log; the predictions to the terminal.
+  console.divert_output(verbose=False, keep_prints=True)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import csv
 import gzip
 import json
-import sys
 from typing import Iterator, List, Optional, Tuple
 
 from components import features
@@ -23,7 +30,7 @@ _BATCH_SIZE = 256
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = console.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('abstract', nargs='?', help='an abstract to label')
   parser.add_argument('--title', default='', help='the title that goes with the abstract')
   parser.add_argument('--model', default=PipelineConfig().serving_model_dir,
@@ -91,4 +98,4 @@ def _batches(items, size):
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(console.run_tool(main, PipelineConfig().output_root, 'predict', show_log=False))

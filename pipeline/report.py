@@ -34,6 +34,7 @@ from tensorflow_model_analysis.writers import eval_config_writer
 from components import data_gate
 from components import features
 from components import labels as labels_lib
+from components import metrics as metrics_lib
 from components import multilabel_metrics
 from components import trainer
 from components.example_gen import executor as example_gen_executor
@@ -44,6 +45,11 @@ from serving.predictor import Predictor
 REPORT_HTML = 'report.html'
 REPORT_MARKDOWN = 'report.md'
 _EXAMPLES_SHOWN = 6
+_BOOTSTRAP_NAMES = {'micro_f1': 'micro F1', 'macro_f1': 'macro F1',
+                    'precision_at_1': 'precision@1'}
+# Headline metrics shown with the bootstrap's interval: those it computes exactly as
+# TFMA does (its macro-F1 averages only the labels present in each resample).
+_HEADLINE_INTERVALS = ('micro_f1', 'precision_at_1')
 # Headline metrics, in the order shown, with how to read them.
 HEADLINE = (
     ('micro_f1', 'micro F1 (blessing metric)'),
@@ -83,6 +89,11 @@ class ReportData:
   thresholds: List[float]
   baseline_labels: List[str]
   examples: List[Dict[str, Any]]
+  # Bootstrap over the test papers: 'a' this model, 'b' the label-priors baseline,
+  # 'a_minus_b'; {metric: {'estimate', 'low', 'high'}}.
+  intervals: Dict[str, Dict[str, Dict[str, float]]]
+  prior_labels: List[str]  # What the label-priors baseline predicts for every paper.
+  test_papers: int
 
   @property
   def overall(self) -> SliceResult:
@@ -111,6 +122,13 @@ def gather(summary: Dict[str, Any]) -> ReportData:
     baseline_labels = labels_lib.read_vocabulary(
         os.path.join(baseline_uri, 'Format-Serving', 'assets', features.LABEL_VOCABULARY))
   labels = list(training['label_thresholds'])
+  papers = read_test_papers(artifacts['ArxivExampleGen']['examples'])
+  predictor = Predictor(os.path.join(artifacts['Trainer']['model'], 'Format-Serving'))
+  predictions = predictor.predict([p['abstract'] for p in papers], [p['title'] for p in papers])
+  for paper, prediction in zip(papers[:_EXAMPLES_SHOWN], predictions):
+    paper['predicted'] = prediction.labels
+    paper['top_k'] = prediction.top_k
+  intervals, prior_labels = compare_with_priors(papers, predictions, predictor, data_report)
   return ReportData(
       summary=summary,
       data_report=data_report,
@@ -122,8 +140,10 @@ def gather(summary: Dict[str, Any]) -> ReportData:
       labels=labels,
       thresholds=list(training['label_thresholds'].values()),
       baseline_labels=baseline_labels,
-      examples=test_examples(artifacts['ArxivExampleGen']['examples'],
-                             os.path.join(artifacts['Trainer']['model'], 'Format-Serving')))
+      examples=papers[:_EXAMPLES_SHOWN],
+      intervals=intervals,
+      prior_labels=prior_labels,
+      test_papers=len(papers))
 
 
 def load_slices(evaluation_uri: str) -> List[SliceResult]:
@@ -188,23 +208,43 @@ def _threshold_reasons(metric: tfma.MetricConfig, threshold: tfma.MetricThreshol
   return reasons
 
 
-def test_examples(examples_uri: str, model_dir: str) -> List[Dict[str, Any]]:
-  """A few test-split papers with their true labels and the model's predictions."""
+def read_test_papers(examples_uri: str) -> List[Dict[str, Any]]:
+  """Every test-split paper: title, abstract, true labels."""
   files = sorted(glob.glob(os.path.join(examples_uri, 'Split-test', '*.gz')))
   papers = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(_EXAMPLES_SHOWN):
+  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
     feature = tf.train.Example.FromString(record.numpy()).features.feature
     papers.append({
         'title': feature[features.TITLE_KEY].bytes_list.value[0].decode(),
         'abstract': feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),
         'labels': [v.decode() for v in feature[features.LABELS_KEY].bytes_list.value],
     })
-  predictions = Predictor(model_dir).predict([p['abstract'] for p in papers],
-                                             [p['title'] for p in papers])
-  for paper, prediction in zip(papers, predictions):
-    paper['predicted'] = prediction.labels
-    paper['top_k'] = prediction.top_k
   return papers
+
+
+def compare_with_priors(papers, predictions, predictor: Predictor,
+                        data_report: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+  """This model against the label-priors baseline on the same test papers, with 95%
+  paired-bootstrap intervals; and the labels that baseline predicts.
+
+  The baseline gives every paper each label's share of train, with the threshold
+  that admits the most frequent labels as eval's counts favour: what a model that
+  never reads the abstract scores. Labels are the model's (as the Evaluator's are)."""
+  labels = predictor.labels
+  truth = np.array([[label in set(p['labels']) for label in labels] for p in papers], np.float32)
+  probabilities = np.array([[p.probabilities[label] for label in labels] for p in predictions],
+                           np.float32)
+  sizes, counts = data_report['split_sizes'], data_report['label_counts']
+  train_shares = np.array([counts[features.TRAIN_SPLIT].get(label, 0) for label in labels],
+                          np.float64) / max(sizes[features.TRAIN_SPLIT], 1)
+  eval_counts = np.array([counts[features.EVAL_SPLIT].get(label, 0) for label in labels])
+  priors, threshold = metrics_lib.label_prior_baseline(train_shares, eval_counts,
+                                                       sizes[features.EVAL_SPLIT])
+  intervals = metrics_lib.paired_bootstrap(
+      truth, (probabilities, np.array(predictor.thresholds, np.float32)),
+      (np.tile(priors, (len(papers), 1)), np.float32(threshold)))
+  prior_labels = [label for label, share in zip(labels, priors) if share >= threshold]
+  return intervals, sorted(prior_labels, key=lambda label: -train_shares[labels.index(label)])
 
 
 def per_label_rows(data: ReportData) -> List[Dict[str, Any]]:
@@ -244,12 +284,17 @@ def _png(figure) -> bytes:
 
 
 def f1_support_chart(rows: List[Dict[str, Any]]) -> bytes:
+  """Labels only the 12 best-supported points above F1 0: the rest would pile up into
+  a smear with many labels (those at 0 are counted in the legend instead)."""
   figure, axes = pyplot.subplots(figsize=(7, 4.5))
   present = [r for r in rows if r['support'] > 0]
-  axes.scatter([r['support'] for r in present], [r['f1'] for r in present], s=14)
-  for row in present[:12]:
+  zero = [r for r in present if r['f1'] == 0]
+  axes.scatter([r['support'] for r in present], [r['f1'] for r in present], s=14,
+               label=f'{len(present)} labels with test papers ({len(zero)} at F1 = 0)')
+  for row in [r for r in present if r['f1'] > 0][:12]:
     axes.annotate(row['label'], (row['support'], row['f1']), fontsize=7,
                   xytext=(3, 3), textcoords='offset points')
+  axes.legend(loc='lower right', fontsize=8)
   axes.set(xscale='log', xlabel='support (test examples, log scale)', ylabel='F1',
            title='Per-label F1 against support', ylim=(-0.02, 1.02))
   axes.grid(True, alpha=0.3)
@@ -279,6 +324,45 @@ def _number(value, digits: int = 4) -> str:
   if isinstance(value, (int, np.integer)) or float(value).is_integer() and abs(value) >= 10:
     return f'{int(value):,}'
   return f'{value:.{digits}f}'
+
+
+def _count(value) -> str:
+  """A count: always an integer ("7", not "7.0000")."""
+  return '–' if value is None else f'{int(round(value)):,}'
+
+
+def _interval(interval: Optional[Dict[str, float]], signed: bool = False) -> str:
+  if not interval:
+    return '–'
+  form = '{:+.3f}' if signed else '{:.3f}'
+  return f'{form.format(interval["low"])} to {form.format(interval["high"])}'
+
+
+def _headline_interval(data: ReportData, name: str) -> str:
+  return _interval(data.intervals['a'].get(name)) if name in _HEADLINE_INTERVALS else '–'
+
+
+def coverage_warnings(data: ReportData) -> List[str]:
+  """What the headline figures do not cover, to read next to them."""
+  rows = per_label_rows(data)
+  warnings = []
+  missing = [r['label'] for r in rows if r['support'] == 0]
+  if missing:
+    warnings.append(f'{len(missing)} of {len(rows)} labels have no test papers: their '
+                    f'precision and recall are not measured, and macro-F1 averages the '
+                    f'other {len(rows) - len(missing)}.')
+  global_threshold = data.training['threshold']
+  fallback = sum(1 for t in data.thresholds if abs(t - global_threshold) < 1e-6)
+  if 0 < fallback < len(data.thresholds):
+    warnings.append(f'{fallback} of {len(data.thresholds)} labels use the global threshold '
+                    f'{global_threshold:g}: eval had too few of their papers for their own.')
+  if data.test_papers < 1000:
+    interval = data.intervals['a'].get('micro_f1')
+    if interval:
+      warnings.append(f'Only {data.test_papers:,} test papers: micro-F1 could be anywhere '
+                      f'from {interval["low"]:.3f} to {interval["high"]:.3f} on papers like '
+                      'these (95% bootstrap interval).')
+  return warnings
 
 
 def _change(value: Optional[float], better_when_lower: bool = False) -> str:
@@ -312,6 +396,7 @@ text-align:right} th:first-child,td:first-child{text-align:left} th{background:#
 .paper{border:1px solid #e3e6ef;border-radius:6px;padding:10px 14px;margin:10px 0}
 .tag{display:inline-block;background:#eef1f8;border-radius:4px;padding:1px 6px;margin:1px}
 .hit{background:#dff3e6} .miss{background:#fbe3e0}
+.warning{background:#fff8e1;border:1px solid #e3c36b;border-radius:6px;padding:8px 8px 8px 28px}
 """
 
 
@@ -323,22 +408,41 @@ def render_html(data: ReportData) -> str:
            f'<style>{_STYLE}</style></head><body>',
            f'<h1>Evaluation report: {esc(summary["pipeline_name"])}</h1>',
            f'<p class="muted">Run {esc(summary["run_id"])} · data {esc(summary["data_path"])} · '
-           f'{_number(data.overall.candidate.get("example_count"))} test examples</p>']
+           f'{_count(data.overall.candidate.get("example_count"))} test papers</p>']
   verdict = 'Blessed and pushed' if data.blessed else 'Not blessed: not pushed'
   parts.append(f'<div class="decision {"blessed" if data.blessed else "rejected"}" '
                f'id="decision"><b>{verdict}.</b><ul>' +
                ''.join(f'<li>{esc(r)}</li>' for r in data.reasons) + '</ul></div>')
 
-  parts.append('<h2>Headline metrics (test split)</h2><table id="headline"><tr><th>metric</th>'
-               '<th>this model</th><th>latest blessed</th><th>change</th></tr>')
+  parts.append('<h2>Headline metrics (test split)</h2>')
+  warnings = coverage_warnings(data)
+  if warnings:
+    parts.append('<ul id="coverage" class="warning">' +
+                 ''.join(f'<li>{esc(w)}</li>' for w in warnings) + '</ul>')
+  parts.append('<table id="headline"><tr><th>metric</th><th>this model</th>'
+               '<th>95% interval</th><th>latest blessed</th><th>change</th></tr>')
   for name, description, value, baseline, change in headline_rows(data):
     parts.append(f'<tr><td>{esc(description)}</td><td>{_number(value)}</td>'
+                 f'<td>{_headline_interval(data, name)}</td>'
                  f'<td>{_number(baseline)}</td>'
                  f'<td>{_change(change, name == "hamming_loss")}</td></tr>')
   parts.append('</table>')
+  parts.append(
+      '<h2>Against a simple baseline (same test papers)</h2><p class="muted">Label priors: '
+      'every paper gets each label\'s share of train as its probability, and the labels '
+      f'eval favours are predicted for all ({esc(", ".join(data.prior_labels) or "none")})'
+      ': what a model that never reads the abstract scores. Intervals: 95%, paired '
+      'bootstrap over the test papers.</p><table id="baselines"><tr><th>model</th>' +
+      ''.join(f'<th>{esc(_BOOTSTRAP_NAMES[m])}</th>' for m in _BOOTSTRAP_NAMES) + '</tr>' +
+      ''.join(f'<tr><td>{esc(title)}</td>' + ''.join(
+          f'<td>{_number(data.intervals[side][m]["estimate"], 3)} '
+          f'<span class="muted">({_interval(data.intervals[side][m], side == "a_minus_b")})'
+          '</span></td>' for m in _BOOTSTRAP_NAMES) + '</tr>'
+              for side, title in (('a', 'this model'), ('b', 'label priors'),
+                                  ('a_minus_b', 'this model − label priors'))) + '</table>')
   if not data.overall.baseline:
-    parts.append('<p class="muted">No model had been blessed before this one: there is '
-                 'nothing to compare with.</p>')
+    parts.append('<p class="muted">No model had been blessed before this one: the "latest '
+                 'blessed" column is empty; the baseline below is computed on every run.</p>')
 
   report = data.data_report
   parts.append('<h2>Data</h2><table id="data"><tr><th>rows</th><th>count</th></tr>'
@@ -402,7 +506,7 @@ def render_html(data: ReportData) -> str:
   for result in data.slices:
     c, b = result.candidate, result.baseline
     change = c['micro_f1'] - b['micro_f1'] if 'micro_f1' in b and 'micro_f1' in c else None
-    parts.append(f'<tr><td>{esc(result.name)}</td><td>{_number(c.get("example_count"))}</td>'
+    parts.append(f'<tr><td>{esc(result.name)}</td><td>{_count(c.get("example_count"))}</td>'
                  f'<td>{_number(c.get("micro_f1"), 3)}</td><td>{_number(c.get("macro_f1"), 3)}'
                  f'</td><td>{_number(c.get("precision_at_1"), 3)}</td>'
                  f'<td>{_number(c.get("recall_at_3"), 3)}</td><td>{_change(change)}</td></tr>')
@@ -442,10 +546,17 @@ def render_markdown(data: ReportData, html_path: str) -> str:
            f'Run `{data.summary["run_id"]}`. Full report: `{html_path}`', '',
            f'**{"Blessed and pushed" if data.blessed else "Not blessed: not pushed"}.**']
   lines += [f'- {reason}' for reason in data.reasons]
-  lines += ['', '| metric | this model | latest blessed | change |', '|---|---|---|---|']
-  for _, description, value, baseline, change in headline_rows(data):
-    lines.append(f'| {description} | {_number(value)} | {_number(baseline)} | '
+  lines += [''] + [f'> {warning}' for warning in coverage_warnings(data)]
+  lines += ['', '| metric | this model | 95% interval | latest blessed | change |',
+            '|---|---|---|---|---|']
+  for name, description, value, baseline, change in headline_rows(data):
+    lines.append(f'| {description} | {_number(value)} | '
+                 f'{_headline_interval(data, name)} | {_number(baseline)} | '
                  f'{"–" if change is None else f"{change:+.4f}"} |')
+  lines += ['', 'Against the label-priors baseline (same test papers, 95% paired bootstrap): ' +
+            '; '.join(f'{_BOOTSTRAP_NAMES[m]} {data.intervals["a_minus_b"][m]["estimate"]:+.3f}'
+                      f' ({_interval(data.intervals["a_minus_b"][m], True)})'
+                      for m in _BOOTSTRAP_NAMES) + '.']
   report = data.data_report
   dropped = ', '.join(f'{r} {n:,}' for r, n in report['rows_dropped'].items() if n) or 'none'
   lines += ['', f'Data: {report["rows_read"]:,} rows read, {report["rows_kept"]:,} kept '
@@ -480,7 +591,7 @@ def write(summary: Dict[str, Any], directory: str) -> Dict[str, str]:
 
 
 def report_directory(output_root: str, run_id: str) -> str:
-  return os.path.join(output_root, 'reports', run_id.replace(':', '-'))
+  return os.path.join(output_root, 'reports', run_summary.file_name(run_id))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -7,15 +7,27 @@ At the end it prints a summary, writes <output root>/run_summary.json and the
 evaluation report (<output root>/reports/<run id>/report.html and report.md).
 """
 
-import argparse
+import sys
+
+from pipeline import console
+
+if __name__ == '__main__':
+  # Before TensorFlow, Beam and Google's libraries load: their import-time notices
+  # belong in the run's log, not on the terminal.
+  console.divert_output(verbose='--verbose' in sys.argv[1:])
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import dataclasses
+import datetime
+import os
 import re
 import resource
-import sys
 import time
+import traceback
 from typing import List, Optional
 
 from absl import logging
+from rich.markup import escape
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
@@ -33,7 +45,7 @@ LOCAL_PRESETS = ('direct', 'direct-multiprocessing', 'portable')
 def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   """Builds the run's PipelineConfig from command-line flags over the defaults."""
   defaults = PipelineConfig()
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = console.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--data', default=defaults.data_path,
                       help='monthly files as a span pattern, e.g. '
                       "'../shared/data/monthly/arxiv_cs_{YYYY}-{MM}.csv.gz' (split by time), "
@@ -78,7 +90,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                       'run), e.g. Transform to look at the vocabulary')
   parser.add_argument('--no-cache', action='store_true',
                       help='run every component even if its inputs are unchanged')
-  parser.add_argument('--verbose', action='store_true', help='log TFX progress (INFO)')
+  parser.add_argument('--verbose', action='store_true',
+                      help='show every log line live (by default they go to '
+                      '<output root>/logs/<run id>.log and the terminal shows progress)')
   args = parser.parse_args(argv)
   if args.verbose:
     logging.set_verbosity(logging.INFO)
@@ -143,19 +157,50 @@ def run(config: PipelineConfig) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+  started_at = datetime.datetime.now()
   config = parse_config(argv)
+  out, errors_out = console.make_console(), console.make_console(errors=True)
+  out.print(f'Running {config.pipeline_name} on {config.data_path}', markup=False)
+  progress = console.ComponentProgress(
+      out, lambda node: run_summary.component_line(run_summary.collect(config), node))
   try:
-    summary = run(config)
+    with progress:
+      summary = run(config)
   except errors.DataError as error:
     # Bad data is the user's to fix: say what is wrong, not where the code noticed.
-    print(f'The run stopped: {error}', file=sys.stderr)
+    errors_out.print(f'The run stopped: {error}', markup=False)
+    _print_log_path(errors_out, _keep_log(config, started_at))
     return 1
-  print(run_summary.format_summary(summary))
-  print(f'  wall {summary["wall_seconds"]}s, peak memory {summary["peak_rss_mib"]} MiB')
+  except Exception as error:  # pylint: disable=broad-except
+    traceback.print_exc()  # Into the log, unless --verbose.
+    reason = f'{type(error).__name__}: {error}'.splitlines()[0]
+    errors_out.print(f'  [red]✗[/red] {progress.running or "the run"} failed after '
+                     f'{progress.elapsed():.1f} s: {escape(reason[:300])}')
+    if not _print_log_path(errors_out, _keep_log(config, started_at), 'the whole error'):
+      raise
+    return 1
+  log = console.keep_log(os.path.join(config.output_root, 'logs',
+                                      run_summary.file_name(summary['run_id']) + '.log'))
+  out.print(run_summary.format_summary(summary), markup=False)
+  out.print(f'  wall {summary["wall_seconds"]}s, peak memory {summary["peak_rss_mib"]} MiB',
+            markup=False)
   if 'report' in summary:
-    print(f'  evaluation report: {summary["report"]["html"]}')
-  print(f'  summary written to {summary["summary_path"]}')
+    out.print(f'  evaluation report: {summary["report"]["html"]}', markup=False)
+  out.print(f'  summary written to {summary["summary_path"]}', markup=False)
+  _print_log_path(out, log)
   return 0
+
+
+def _keep_log(config: PipelineConfig, started_at: datetime.datetime) -> Optional[str]:
+  """Moves a failed run's log under the output root, named by its start."""
+  return console.keep_log(os.path.join(config.output_root, 'logs',
+                                       run_summary.file_name(started_at.isoformat()) + '.log'))
+
+
+def _print_log_path(out, path: Optional[str], what: str = 'everything else') -> bool:
+  if path:
+    out.print(f'  log ({what}): {path}', markup=False)
+  return bool(path)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import data_gate
 from components import evaluation
+from components import features
 from components import trainer
 from components.example_gen import executor as example_gen_executor
 from pipeline.config import PipelineConfig
@@ -73,12 +74,18 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
   data_check = artifact('DataGate', 'data_check')
   if data_check:
     summary['data_check'] = _read_json(os.path.join(data_check.uri, data_gate.DATA_CHECK_FILE))
+  transform_graph = artifact('Transform', 'transform_graph')
+  if transform_graph:
+    assets = os.path.join(transform_graph.uri, 'transform_fn', 'assets')
+    summary['vocabularies'] = {name: _count_lines(os.path.join(assets, name)) for name in
+                               (features.NGRAM_VOCABULARY, features.LABEL_VOCABULARY)}
   model_run = artifact('Trainer', 'model_run')
   if model_run:
     record = _read_json(os.path.join(model_run.uri, trainer.TRAINING_RECORD_FILE))
     summary['model'] = {key: record[key] for key in
                         ('num_labels', 'vocabulary_size', 'parameters', 'epochs_run',
                          'best_epoch', 'threshold')}
+    summary['model']['best_val_micro_f1'] = max(record['history'].get('val_micro_f1') or [0])
     summary['model']['training_curves'] = sorted(
         os.path.join(model_run.uri, f'{curve}.png') for curve in trainer.CURVES)
   evaluation_artifact = artifact('Evaluator', 'evaluation')
@@ -136,13 +143,52 @@ def format_summary(summary: Dict[str, Any]) -> str:
   if metrics:
     lines.append('  test ' + ', '.join(
         f'{name} {metrics[name]:.4f}' for name in HEADLINE_METRICS if name in metrics))
-  lines.append('  components ' + ', '.join(
-      f'{node} {c["wall_seconds"]}s' + ('' if c['state'] == 'COMPLETE' else f' ({c["state"]})')
-      for node, c in summary['components'].items()))
   if 'blessed' in summary:
     lines.append(f'  blessed: {"yes" if summary["blessed"] else "no"}; pushed: ' +
                  (summary['pushed_model_path'] if summary.get('pushed') else 'no'))
   return '\n'.join(lines)
+
+
+def component_line(summary: Dict[str, Any], node: str) -> str:
+  """One finished component for the terminal: name, wall time, state, key figure."""
+  component = summary['components'].get(node, {'state': 'UNKNOWN', 'wall_seconds': 0.0})
+  state = '' if component['state'] == 'COMPLETE' else f' ({component["state"].lower()})'
+  figure = _key_figure(summary, node)
+  return (f'{node:<30} {component["wall_seconds"]:7.1f} s{state}' +
+          (f'  {figure}' if figure else ''))
+
+
+def _key_figure(summary: Dict[str, Any], node: str) -> str:
+  data, model = summary.get('data'), summary.get('model')
+  if node == 'ArxivExampleGen' and data:
+    dropped = sum(data['rows_dropped'].values())
+    return (f'{data["rows_kept"]:,} papers kept of {data["rows_read"]:,} ({dropped:,} '
+            'dropped); ' + ', '.join(f'{split} {n:,}' for split, n in
+                                    data['split_sizes'].items()))
+  if node == 'ExampleValidator' and 'anomalies' in summary:
+    return f'schema anomalies: {len(summary["anomalies"]) or "none"}'
+  if node == 'DataGate' and summary.get('data_check'):
+    check = summary['data_check']
+    return f'data check: {check["verdict"]}' + (
+        f' ({len(check["problems"])} problems)' if check['problems'] else '')
+  if node == 'Transform' and summary.get('vocabularies'):
+    counts = summary['vocabularies']
+    return (f'vocabulary {counts[features.NGRAM_VOCABULARY]:,} n-grams, '
+            f'{counts[features.LABEL_VOCABULARY]:,} labels')
+  if node == 'Trainer' and model:
+    return (f'{model["epochs_run"]} epochs, best {model["best_epoch"]} '
+            f'(eval micro-F1 {model["best_val_micro_f1"]:.3f} at 0.5)')
+  if node == 'Evaluator' and 'test_metrics' in summary:
+    return (f'test micro-F1 {summary["test_metrics"].get("micro_f1", float("nan")):.3f}; ' +
+            ('blessed' if summary.get('blessed') else 'not blessed'))
+  if node == 'Pusher' and 'pushed' in summary:
+    return f'pushed {summary["pushed_model_path"]}' if summary['pushed'] else 'not pushed'
+  return ''
+
+
+def file_name(run_id: str) -> str:
+  """A run id as a file or directory name (no colons)."""
+  return run_id.replace(':', '-')
 
 
 def span_range(names: List[str]) -> str:
@@ -174,6 +220,11 @@ def _custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
   if value is None:
     return None
   return getattr(value, value.WhichOneof('value'))
+
+
+def _count_lines(path: str) -> int:
+  with open(path, 'rb') as f:
+    return sum(1 for _ in f)
 
 
 def _read_json(path: str) -> Dict[str, Any]:

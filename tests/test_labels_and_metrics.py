@@ -126,3 +126,14 @@ def test_paired_bootstrap_is_reproducible_and_narrows_with_more_examples():
     return micro['high'] - micro['low']
 
   assert width(4000) < width(250) / 2
+
+
+def test_label_prior_baseline_predicts_the_labels_eval_favours():
+  # Shares in train: a 0.6, b 0.3, c 0.05. In eval (100 papers) a is on 70, b on 40,
+  # c on 1: predicting {a} scores 2*70/(100+111) = 0.66, {a, b} 2*110/(200+111) = 0.71,
+  # {a, b, c} 2*111/(300+111) = 0.54.
+  shares, threshold = metrics.label_prior_baseline(np.array([0.6, 0.3, 0.05]),
+                                                   np.array([70, 40, 1]), 100)
+  assert list(shares >= threshold) == [True, True, False]
+  _, nothing = metrics.label_prior_baseline(np.array([0.6, 0.3]), np.array([0, 0]), 10)
+  assert nothing > 0.6

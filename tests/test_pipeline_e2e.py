@@ -101,11 +101,29 @@ def test_predict_command_labels_a_csv_in_batch(first_run, tmp_path):
   assert all(len(line['top_k']) == 3 and len(line['probabilities']) > 3 for line in lines)
 
 
+def logged_path(output: str) -> str:
+  """The log file a quiet run names on its last line about it."""
+  [line] = [line for line in output.splitlines() if line.strip().startswith('log (')]
+  return line.split(': ', 1)[1]
+
+
 def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
   completed = subprocess.run(
       [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')] + flags,
       check=True, capture_output=True, text=True)
   assert 'blessed: yes' in completed.stdout
+  # Quiet: a line per component, the summary, the log's path; the noise is in the log.
+  lines = completed.stdout.splitlines()
+  assert len(lines) < 40, completed.stdout
+  for node in COMPONENTS:
+    assert any(line.strip().startswith(f'✓ {node} ') for line in lines), node
+  assert 'Trainer ' in completed.stdout and '(cached)' in completed.stdout
+  noise = [line for line in (completed.stdout + completed.stderr).splitlines()
+           if 'WARNING' in line or 'Warning' in line]
+  assert noise == []
+  with open(logged_path(completed.stdout), encoding='utf-8') as f:
+    log = f.read()
+  assert 'FutureWarning' in log and 'INFO:absl:Component Trainer is running.' in log
   summary_path = os.path.join(flags[flags.index('--output-root') + 1], 'run_summary.json')
   with open(summary_path) as f:
     rerun = json.load(f)
@@ -131,3 +149,18 @@ def test_a_stricter_blessing_threshold_stops_the_push(first_run, flags):
     summary = f.read()
   assert '**Not blessed: not pushed.**' in summary
   assert 'micro_f1' in summary and '< 0.99 required' in summary
+
+
+def test_a_failing_component_shows_its_error_and_the_log_not_a_traceback(flags, tmp_path):
+  output_root = tmp_path / 'outputs'
+  output_root.mkdir()
+  (output_root / 'pipeline').write_text('a file where the pipeline root should be')
+  completed = subprocess.run(
+      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
+       *with_flags(flags, output_root=output_root)], capture_output=True, text=True)
+  assert completed.returncode == 1
+  assert '✗ ArxivExampleGen failed after' in completed.stderr
+  assert f'{output_root / "pipeline"} is not a directory' in completed.stderr
+  assert 'Traceback' not in completed.stdout + completed.stderr
+  with open(logged_path(completed.stderr), encoding='utf-8') as f:
+    assert 'Traceback' in f.read()

@@ -62,3 +62,39 @@ def test_report_command_writes_the_report_of_a_past_run(first_run, flags, tmp_pa
       check=True, capture_output=True, text=True)
   assert first_run['report']['html'] in completed.stdout
   assert first_run['run_id'] in _html(first_run)
+
+
+def test_report_gives_intervals_a_baseline_and_coverage_on_a_first_run(first_run):
+  page = _html(first_run)
+  headline = page[page.index('id="headline"'):page.index('</table>', page.index('id="headline"'))]
+  low, high = map(float, re.search(
+      r'micro F1 \(blessing metric\)</td><td>[0-9.]+</td><td>([0-9.]+) to ([0-9.]+)</td>',
+      headline).groups())
+  micro_f1 = first_run['test_metrics']['micro_f1']
+  assert low <= micro_f1 <= high and high - low > 0.005
+  # The comparison exists on a first run: against label priors, on the same papers.
+  assert '<h2>Against a simple baseline (same test papers)' in page
+  for row in ('this model', 'label priors', 'this model − label priors'):
+    assert f'<tr><td>{row}</td>' in page, row
+  assert 'id="coverage"' in page and 'labels have no test papers' in page
+  with open(first_run['report']['markdown'], encoding='utf-8') as f:
+    markdown = f.read()
+  assert 'Against the label-priors baseline' in markdown and '> ' in markdown
+
+
+def test_counts_are_integers_and_metrics_keep_their_decimals():
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  assert report._count(7.0) == '7' and report._count(1234.0) == '1,234'
+  assert report._number(1.0) == '1.0000' and report._number(0.53521) == '0.5352'
+  assert report._interval({'low': -0.01, 'high': 0.02}, signed=True) == '-0.010 to +0.020'
+
+
+def test_f1_support_chart_labels_no_point_at_zero(monkeypatch):
+  from matplotlib.axes import Axes  # pylint: disable=g-import-not-at-top
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  rows = [{'label': f'l{i}', 'support': 100 - i, 'f1': 0.0 if i % 2 else 0.5}
+          for i in range(60)]
+  labelled = []
+  monkeypatch.setattr(Axes, 'annotate', lambda self, text, *a, **k: labelled.append(text))
+  assert report.f1_support_chart(rows)[:4] == b'\x89PNG'
+  assert labelled == [f'l{i}' for i in range(0, 24, 2)]  # 12 points, none at F1 = 0.
