@@ -40,8 +40,10 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import tensorflow as tf
 import tornado.httpserver
+import tornado.httputil
 import tornado.ioloop
 import tornado.iostream
+import tornado.netutil
 import tornado.web
 
 from components import features
