@@ -61,8 +61,8 @@ $(INSTALLED): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), sys.version' || \
 	  { echo "Python 3.10 is needed (TFX 1.16); set PYTHON=/path/to/python3.10"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --quiet --log $(VENV)/pip.log --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet --log $(VENV)/pip.log -c requirements.lock -e '.[dev]'
 	touch $@
 
 clean:

@@ -427,6 +427,9 @@ def render_html(data: ReportData) -> str:
                  f'<td>{_number(baseline)}</td>'
                  f'<td>{_change(change, name == "hamming_loss")}</td></tr>')
   parts.append('</table>')
+  if not data.overall.baseline:
+    parts.append('<p class="muted">No model had been blessed before this one: the "latest '
+                 'blessed" column is empty; the baseline below is computed on every run.</p>')
   parts.append(
       '<h2>Against a simple baseline (same test papers)</h2><p class="muted">Label priors: '
       'every paper gets each label\'s share of train as its probability, and the labels '
@@ -439,10 +442,10 @@ def render_html(data: ReportData) -> str:
           f'<span class="muted">({_interval(data.intervals[side][m], side == "a_minus_b")})'
           '</span></td>' for m in _BOOTSTRAP_NAMES) + '</tr>'
               for side, title in (('a', 'this model'), ('b', 'label priors'),
-                                  ('a_minus_b', 'this model − label priors'))) + '</table>')
-  if not data.overall.baseline:
-    parts.append('<p class="muted">No model had been blessed before this one: the "latest '
-                 'blessed" column is empty; the baseline below is computed on every run.</p>')
+                                  ('a_minus_b', 'this model − label priors'))) + '</table>'
+      '<p class="muted">Macro-F1\'s intervals lean upward: a resample that misses a rare '
+      'label\'s only test paper also drops that label, often one scored 0, from the '
+      'average.</p>')
 
   report = data.data_report
   parts.append('<h2>Data</h2><table id="data"><tr><th>rows</th><th>count</th></tr>'
