@@ -141,10 +141,10 @@ class EpochProgress(tf_keras.callbacks.Callback):
     logs = logs or {}
     score = float(logs.get('val_micro_f1', 0.0))
     self.best = max(self.best, (score, epoch + 1))
+    # Short enough for an 80-column terminal beside the spinner and the elapsed time.
     logging.getLogger(features.PROGRESS_LOGGER).info(
-        'epoch %d/%d: loss %.4f, val micro-F1 %.4f (best %.4f, epoch %d)', epoch + 1,
-        self.max_epochs, logs.get('loss', float('nan')), score, *self.best,
-        extra={'progress': True})
+        'epoch %d/%d, eval micro-F1 %.3f, best %.3f (epoch %d)', epoch + 1, self.max_epochs,
+        score, *self.best, extra={'progress': True})
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -168,3 +168,16 @@ def test_shifting_output_logits_moves_each_probability_by_its_shift():
   odds = lambda p: p / (1 - p)
   np.testing.assert_allclose(odds(after[:, 0]), 3 * odds(before[:, 0]), rtol=1e-4)
   np.testing.assert_allclose(after[:, 1], before[:, 1], rtol=1e-6)
+
+
+def test_epoch_progress_logs_a_short_progress_record_per_epoch(caplog):
+
+  callback = trainer.EpochProgress(max_epochs=20)
+  with caplog.at_level('INFO', logger=features.PROGRESS_LOGGER):
+    callback.on_epoch_end(0, {'val_micro_f1': 0.61, 'loss': 0.2})
+    callback.on_epoch_end(1, {'val_micro_f1': 0.58, 'loss': 0.1})
+  messages = [record.getMessage() for record in caplog.records]
+  assert messages == ['epoch 1/20, eval micro-F1 0.610, best 0.610 (epoch 1)',
+                      'epoch 2/20, eval micro-F1 0.580, best 0.610 (epoch 1)']
+  assert all(record.progress for record in caplog.records)
+  assert max(len(message) for message in messages) < 60  # Fits beside the spinner.
