@@ -171,7 +171,6 @@ def test_shifting_output_logits_moves_each_probability_by_its_shift():
 
 
 def test_epoch_progress_logs_a_short_progress_record_per_epoch(caplog):
-
   callback = trainer.EpochProgress(max_epochs=20)
   with caplog.at_level('INFO', logger=features.PROGRESS_LOGGER):
     callback.on_epoch_end(0, {'val_micro_f1': 0.61, 'loss': 0.2})
