@@ -140,7 +140,7 @@ class ComponentProgress(logging.Handler):
     self.console = console
     self.describe = describe
     self.running: Optional[str] = None
-    self._started = 0.0
+    self._started = time.monotonic()  # Of the running component, else of the run.
     self._live = rich.progress.Progress(
         rich.progress.SpinnerColumn(), rich.progress.TextColumn('{task.description}'),
         rich.progress.TimeElapsedColumn(), console=console, transient=True)

@@ -3,8 +3,10 @@
     python pipeline/run_local.py                      # the bundled sample
     python pipeline/run_local.py --data '../shared/data/*.csv.gz' --output-root /tmp/full
 
-At the end it prints a summary, writes <output root>/run_summary.json and the
-evaluation report (<output root>/reports/<run id>/report.html and report.md).
+It shows a line per component as it ends, then a summary; it writes
+<output root>/run_summary.json, the evaluation report (<output root>/reports/<run
+id>/report.html and report.md) and, unless --verbose, everything else the libraries
+print to <output root>/logs/<run id>.log.
 """
 
 import sys
