@@ -53,7 +53,8 @@ def ngram_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
   gradient there (gradient x input) is its contribution. The contributions of an
   abstract's n-grams add up to about its logit less the bias-only logit.
   """
-  table, output = model.get_layer(model_lib.TABLE_LAYER), model.get_layer(features.PROBABILITIES_KEY)
+  table = model.get_layer(model_lib.TABLE_LAYER)
+  output = model.get_layer(features.PROBABILITIES_KEY)
   # The layers between them form a chain: ReLU, Dropout, Dense, ...
   hidden_layers = model.layers[model.layers.index(table) + 1:model.layers.index(output)]
   shares = tf.gather(table.kernel, ngram_ids.values) * ngram_weights.values[:, None]
