@@ -247,10 +247,10 @@ class ModelHandler(_Handler):
   allowed_methods = ('GET', 'POST')
 
   def prepare(self):
-    self.model_path = protocol.parse_model_path(self.request.path)  # pylint: disable=attribute-defined-outside-init
+    # pylint: disable=attribute-defined-outside-init
+    self.model_path = protocol.parse_model_path(self.request.path)
     if self.model_path is None:
       raise RequestError(404, f'no such endpoint: {protocol.shorten(self.request.path)}')
-    # pylint: disable=attribute-defined-outside-init
     self.endpoint = self.model_path.action.strip(':/') or 'status'
     self.allowed_methods = ('POST',) if self.model_path.action == protocol.PREDICT else ('GET',)
     super().prepare()
