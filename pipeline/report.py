@@ -124,11 +124,15 @@ def gather(summary: Dict[str, Any]) -> ReportData:
   labels = list(training['label_thresholds'])
   papers = read_test_papers(artifacts['ArxivExampleGen']['examples'])
   predictor = Predictor(os.path.join(artifacts['Trainer']['model'], 'Format-Serving'))
-  predictions = predictor.predict([p['abstract'] for p in papers], [p['title'] for p in papers])
-  for paper, prediction in zip(papers[:_EXAMPLES_SHOWN], predictions):
+  # Every paper's probabilities in one model call; the shown examples' labels too.
+  probabilities = predictor.outputs([p['abstract'] for p in papers],
+                                    [p['title'] for p in papers])[features.PROBABILITIES_KEY]
+  shown = papers[:_EXAMPLES_SHOWN]
+  for paper, prediction in zip(shown, predictor.predict([p['abstract'] for p in shown],
+                                                        [p['title'] for p in shown])):
     paper['predicted'] = prediction.labels
     paper['top_k'] = prediction.top_k
-  intervals, prior_labels = compare_with_priors(papers, predictions, predictor, data_report)
+  intervals, prior_labels = compare_with_priors(papers, probabilities, predictor, data_report)
   return ReportData(
       summary=summary,
       data_report=data_report,
@@ -222,7 +226,7 @@ def read_test_papers(examples_uri: str) -> List[Dict[str, Any]]:
   return papers
 
 
-def compare_with_priors(papers, predictions, predictor: Predictor,
+def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
                         data_report: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
   """This model against the label-priors baseline on the same test papers, with 95%
   paired-bootstrap intervals; and the labels that baseline predicts.
@@ -231,9 +235,10 @@ def compare_with_priors(papers, predictions, predictor: Predictor,
   that admits the most frequent labels as eval's counts favour: what a model that
   never reads the abstract scores. Labels are the model's (as the Evaluator's are)."""
   labels = predictor.labels
-  truth = np.array([[label in set(p['labels']) for label in labels] for p in papers], np.float32)
-  probabilities = np.array([[p.probabilities[label] for label in labels] for p in predictions],
-                           np.float32)
+  column = {label: i for i, label in enumerate(labels)}
+  truth = np.zeros((len(papers), len(labels)), np.float32)
+  for row, paper in enumerate(papers):
+    truth[row, [column[label] for label in paper['labels'] if label in column]] = 1
   sizes, counts = data_report['split_sizes'], data_report['label_counts']
   train_shares = np.array([counts[features.TRAIN_SPLIT].get(label, 0) for label in labels],
                           np.float64) / max(sizes[features.TRAIN_SPLIT], 1)
@@ -244,7 +249,7 @@ def compare_with_priors(papers, predictions, predictor: Predictor,
       truth, (probabilities, np.array(predictor.thresholds, np.float32)),
       (np.tile(priors, (len(papers), 1)), np.float32(threshold)))
   prior_labels = [label for label, share in zip(labels, priors) if share >= threshold]
-  return intervals, sorted(prior_labels, key=lambda label: -train_shares[labels.index(label)])
+  return intervals, sorted(prior_labels, key=lambda label: -train_shares[column[label]])
 
 
 def per_label_rows(data: ReportData) -> List[Dict[str, Any]]:

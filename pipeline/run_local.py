@@ -121,10 +121,11 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                                     batch_size=args.batch_size))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))
-  components = [component.id for component in create_pipeline(config).components]
-  if config.stop_after and config.stop_after not in components:
-    parser.error(f'--stop-after {config.stop_after!r} is not a component; they are '
-                 f'{", ".join(components)}')
+  if config.stop_after:
+    components = [component.id for component in create_pipeline(config).components]
+    if config.stop_after not in components:
+      parser.error(f'--stop-after {config.stop_after!r} is not a component; they are '
+                   f'{", ".join(components)}')
   return config
 
 

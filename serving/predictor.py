@@ -43,6 +43,9 @@ class Predictor:
   def __init__(self, model_path: str):
     self.model_dir = resolve_model_dir(model_path)
     self._model = tf.saved_model.load(self.model_dir)
+    # {signature: {input: TensorSpec}}, read once: requests are checked against it.
+    self.input_specs = {name: signature.structured_input_signature[1]
+                        for name, signature in self._model.signatures.items()}
     vocabulary = self._model.signatures[features.LABELS_SIGNATURE]()
     self.labels = [name.decode('utf-8') for name in vocabulary['labels'].numpy()]
     self.thresholds = vocabulary['thresholds'].numpy().tolist()
@@ -54,10 +57,9 @@ class Predictor:
 
   def run(self, signature_name: str, inputs: Dict[str, list]) -> Dict[str, np.ndarray]:
     """A signature's outputs for one batch of inputs (lists of str, bytes or numbers)."""
-    signature = self._model.signatures[signature_name]
-    specs = signature.structured_input_signature[1]
-    outputs = signature(**{name: tf.constant(values, specs[name].dtype)
-                           for name, values in inputs.items()})
+    specs = self.input_specs[signature_name]
+    outputs = self._model.signatures[signature_name](
+        **{name: tf.constant(values, specs[name].dtype) for name, values in inputs.items()})
     return {name: tensor.numpy() for name, tensor in outputs.items()}
 
   def outputs(self, abstracts: Sequence[str], titles: Sequence[str],

@@ -268,9 +268,7 @@ class ModelHandler(_Handler):
 
   async def post(self):
     version, predictor = self._model()
-    signatures = {name: signature.structured_input_signature[1]
-                  for name, signature in predictor.signatures.items()}
-    request = protocol.parse_predict(self.body, signatures,
+    request = protocol.parse_predict(self.body, predictor.input_specs,
                                      self.server.settings.limits)
     self.batch_size = request.batch_size  # pylint: disable=attribute-defined-outside-init
     try:
