@@ -134,11 +134,17 @@ def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Tuple[np.ndarray, n
 
 def _weighted_metrics(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray,
                       weights: np.ndarray) -> Dict[str, np.ndarray]:
-  """`BOOTSTRAPPED_METRICS` with example i counted weights[r, i] times, per row r."""
+  """`BOOTSTRAPPED_METRICS` with example i counted weights[r, i] times, per row r.
+
+  The counts are float64 matrix products: exact for counts below 2**53, and BLAS's,
+  where numpy multiplies integer or boolean matrices in a plain loop (1,000 resamples
+  of 8,000 papers x 149 labels: 53 s for a report's comparison, under a second).
+  """
+  weights = np.asarray(weights, np.float64)
   predicted = np.asarray(probabilities) >= np.asarray(thresholds)
-  true_positives = weights @ (labels & predicted)  # [resamples, labels]
-  predicted_positives = weights @ predicted
-  actual_positives = weights @ labels
+  true_positives = weights @ (labels & predicted).astype(np.float64)  # [resamples, labels]
+  predicted_positives = weights @ predicted.astype(np.float64)
+  actual_positives = weights @ labels.astype(np.float64)
   with np.errstate(divide='ignore', invalid='ignore'):
     micro = np.nan_to_num(2 * true_positives.sum(1) /
                           (predicted_positives.sum(1) + actual_positives.sum(1)))

@@ -127,6 +127,26 @@ def test_optimizer_updates_dense_variables_exactly_as_adam():
   np.testing.assert_allclose(vector, expected.numpy(), rtol=1e-6)
 
 
+def test_optimizer_step_never_reads_or_writes_the_whole_table():
+  # tf_keras' Optimizer defaults weight_decay to 0 and then applies it to every
+  # variable, reading and rewriting the ~400 MB table on each step for nothing.
+  optimizer = model_lib.AdamWithSparseAdagrad()
+  table = tf.Variable(tf.zeros((5, 2)), name='tfidf_dense/kernel')
+  vector = tf.Variable([1.0, -2.0], name='dense/bias')
+
+  @tf.function
+  def step():
+    optimizer.apply_gradients([
+        (tf.IndexedSlices(tf.ones((1, 2)), tf.constant([1], tf.int64)), table),
+        (tf.constant([0.5, 1.0]), vector)])
+
+  graph = step.get_concrete_function().graph
+  table_handle = next(placeholder for captured, placeholder in graph.captures
+                      if captured is table.handle)
+  uses = {consumer.type for consumer in table_handle.consumers()}
+  assert uses == {'ResourceSparseApplyAdagradV2'}, uses
+
+
 def test_optimizer_keeps_no_adam_moments_for_the_table():
   optimizer = model_lib.AdamWithSparseAdagrad()
   _train_two_steps(optimizer)
