@@ -23,7 +23,6 @@ if __name__ == '__main__':
   console.divert_output(verbose=False, keep_prints=True)
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-import glob
 import json
 import os
 import shutil
@@ -32,11 +31,11 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
 
 from benchmarks import baseline
 from components import features
 from components import metrics as metrics_lib
+from components.example_gen import executor as example_gen_executor
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
 
@@ -48,10 +47,9 @@ _RESAMPLES = 1000
 
 def read_split(examples_uri: str, split: str) -> List[baseline.Paper]:
   """(title, abstract, labels) of every example ArxivExampleGen wrote to a split."""
-  files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*.gz')))
   papers = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-    feature = tf.train.Example.FromString(record.numpy()).features.feature
+  for example in example_gen_executor.read_split(examples_uri, split):
+    feature = example.features.feature
     papers.append((feature[features.TITLE_KEY].bytes_list.value[0].decode(),
                    feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),
                    tuple(v.decode() for v in feature[features.LABELS_KEY].bytes_list.value)))

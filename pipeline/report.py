@@ -14,7 +14,6 @@ against the previously blessed model. Images are embedded; nothing is fetched.
 import argparse
 import base64
 import dataclasses
-import glob
 import html
 import io
 import json
@@ -27,7 +26,6 @@ import matplotlib
 matplotlib.use('Agg')
 from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
 import numpy as np
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
 
@@ -214,10 +212,9 @@ def _threshold_reasons(metric: tfma.MetricConfig, threshold: tfma.MetricThreshol
 
 def read_test_papers(examples_uri: str) -> List[Dict[str, Any]]:
   """Every test-split paper: title, abstract, true labels."""
-  files = sorted(glob.glob(os.path.join(examples_uri, 'Split-test', '*.gz')))
   papers = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-    feature = tf.train.Example.FromString(record.numpy()).features.feature
+  for example in example_gen_executor.read_split(examples_uri, features.TEST_SPLIT):
+    feature = example.features.feature
     papers.append({
         'title': feature[features.TITLE_KEY].bytes_list.value[0].decode(),
         'abstract': feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),

@@ -26,9 +26,9 @@ import sys
 import time
 
 import pytest
-import tensorflow as tf
 
 from components import features
+from components.example_gen import executor
 from pipeline.config import REPOSITORY_ROOT
 from tests.conftest import with_flags
 from tests.test_pipeline_e2e import COMPONENTS
@@ -97,12 +97,11 @@ def split_titles(output_root: str):
   """{split: sorted titles} of the Examples ExampleGen wrote under `output_root`."""
   titles = {}
   for split in features.SPLITS:
-    files = glob.glob(os.path.join(output_root, 'pipeline', '*', 'ArxivExampleGen',
-                                   'examples', '*', f'Split-{split}', '*.gz'))
+    examples_uri, = glob.glob(os.path.join(output_root, 'pipeline', '*', 'ArxivExampleGen',
+                                           'examples', '*'))
     titles[split] = sorted(
-        tf.train.Example.FromString(record.numpy()).features.feature[
-            features.TITLE_KEY].bytes_list.value[0]
-        for record in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+        example.features.feature[features.TITLE_KEY].bytes_list.value[0]
+        for example in executor.read_split(examples_uri, split))
   return titles
 
 

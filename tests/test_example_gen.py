@@ -1,7 +1,6 @@
 """ArxivExampleGen's executor on crafted CSV files: cleaning, dedupe, stratified split."""
 
 import collections
-import glob
 import json
 import os
 
@@ -35,9 +34,7 @@ def execute(output_dir, pattern, **properties):
     data_report = json.load(f)
   splits = {}
   for split in features.SPLITS:
-    files = glob.glob(os.path.join(examples.uri, f'Split-{split}', '*.gz'))
-    splits[split] = [tf.train.Example.FromString(record.numpy())
-                     for record in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+    splits[split] = list(executor.read_split(examples.uri, split))
   return data_report, examples, splits
 
 
