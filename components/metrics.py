@@ -138,7 +138,8 @@ def _weighted_metrics(labels: np.ndarray, probabilities: np.ndarray, thresholds:
 
   The counts are float64 matrix products: exact for counts below 2**53, and BLAS's,
   where numpy multiplies integer or boolean matrices in a plain loop (1,000 resamples
-  of 8,000 papers x 149 labels: 53 s for a report's comparison, under a second).
+  of 8,000 papers x 149 labels: the report's priors comparison took 53 s that way;
+  the whole report now takes 11 s).
   """
   weights = np.asarray(weights, np.float64)
   predicted = np.asarray(probabilities) >= np.asarray(thresholds)
