@@ -12,6 +12,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from components import labels as labels_lib
 from components import metrics as metrics_lib
 
 Paper = Tuple[str, str, Tuple[str, ...]]  # title, abstract, labels
@@ -22,13 +23,7 @@ def text_of(paper: Paper) -> str:
 
 
 def multi_hot(papers: Sequence[Paper], labels: Sequence[str]) -> np.ndarray:
-  index = {label: i for i, label in enumerate(labels)}
-  encoded = np.zeros((len(papers), len(labels)), np.float32)
-  for row, paper in enumerate(papers):
-    for label in paper[2]:
-      if label in index:
-        encoded[row, index[label]] = 1.0
-  return encoded
+  return labels_lib.names_to_multi_hot([paper[2] for paper in papers], labels)
 
 
 def logistic_regression(train: List[Paper], eval_: List[Paper], test: List[Paper],

@@ -26,6 +26,17 @@ def multi_hot(label_ids: tf.SparseTensor, num_labels: int) -> tf.Tensor:
   return tf.minimum(hot, 1.0)  # A repeated id still means one label.
 
 
+def names_to_multi_hot(label_names: Sequence[Sequence[str]],
+                       vocabulary: Sequence[str]) -> np.ndarray:
+  """Each paper's label names -> a [papers, labels] float 0/1 matrix over `vocabulary`;
+  names outside it are left out, as the model cannot predict them."""
+  column = {label: i for i, label in enumerate(vocabulary)}
+  encoded = np.zeros((len(label_names), len(vocabulary)), np.float32)
+  for row, names in enumerate(label_names):
+    encoded[row, [column[name] for name in names if name in column]] = 1.0
+  return encoded
+
+
 def invert_multi_hot(encoded: np.ndarray, vocabulary: Sequence[str]) -> List[str]:
   """The reference's `invert_multi_hot`: names of the positions that are set."""
   return [vocabulary[i] for i in np.flatnonzero(np.asarray(encoded) >= 0.5)]

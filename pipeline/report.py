@@ -232,10 +232,7 @@ def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
   that admits the most frequent labels as eval's counts favour: what a model that
   never reads the abstract scores. Labels are the model's (as the Evaluator's are)."""
   labels = predictor.labels
-  column = {label: i for i, label in enumerate(labels)}
-  truth = np.zeros((len(papers), len(labels)), np.float32)
-  for row, paper in enumerate(papers):
-    truth[row, [column[label] for label in paper['labels'] if label in column]] = 1
+  truth = labels_lib.names_to_multi_hot([paper['labels'] for paper in papers], labels)
   sizes, counts = data_report['split_sizes'], data_report['label_counts']
   train_shares = np.array([counts[features.TRAIN_SPLIT].get(label, 0) for label in labels],
                           np.float64) / max(sizes[features.TRAIN_SPLIT], 1)
@@ -245,8 +242,8 @@ def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
   intervals = metrics_lib.paired_bootstrap(
       truth, (probabilities, np.array(predictor.thresholds, np.float32)),
       (np.tile(priors, (len(papers), 1)), np.float32(threshold)))
-  prior_labels = [label for label, share in zip(labels, priors) if share >= threshold]
-  return intervals, sorted(prior_labels, key=lambda label: -train_shares[column[label]])
+  by_train_share = np.argsort(-train_shares, kind='stable')
+  return intervals, [labels[i] for i in by_train_share if priors[i] >= threshold]
 
 
 def per_label_rows(data: ReportData) -> List[Dict[str, Any]]:
