@@ -20,12 +20,14 @@ FROM python:3.10.13-slim-bookworm
 
 # RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT: Beam's boot runs the worker in this Python
 # instead of creating a virtual environment under /opt/apache/beam-venv, which the
-# non-root user could not write.
+# non-root user could not write. TF_CPU_ALLOCATOR_USE_BFC: TensorFlow pools its CPU
+# memory (components/__init__.py says why), also in entry points that load it first.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_USE_LEGACY_KERAS=1 \
+    TF_CPU_ALLOCATOR_USE_BFC=true \
     RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1
 
 WORKDIR /pipeline

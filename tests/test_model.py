@@ -98,6 +98,15 @@ def test_tfidf_dense_sums_the_gradient_of_a_row_used_twice():
   assert len(gradient.indices) == 2  # one gradient row per distinct id
 
 
+def test_sorted_unique_numbers_ids_like_tf_unique_in_ascending_order():
+  ids = tf.constant([7, 2, 7, 0, 9, 2], tf.int64)
+  unique_ids, position = model_lib.sorted_unique(ids, id_count=10)
+  np.testing.assert_array_equal(unique_ids, [0, 2, 7, 9])
+  np.testing.assert_array_equal(tf.gather(unique_ids, position), ids)  # each id's row
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    model_lib.sorted_unique(tf.constant([3, 10], tf.int64), id_count=10)
+
+
 def _train_two_steps(optimizer):
   """A 5x2 table with sparse gradients on rows {1, 2} then {3}, and a dense vector."""
   table = tf.Variable(np.arange(10, dtype=np.float32).reshape(5, 2), name='tfidf_dense/kernel')
@@ -188,6 +197,32 @@ def test_shifting_output_logits_moves_each_probability_by_its_shift():
   odds = lambda p: p / (1 - p)
   np.testing.assert_allclose(odds(after[:, 0]), 3 * odds(before[:, 0]), rtol=1e-4)
   np.testing.assert_allclose(after[:, 1], before[:, 1], rtol=1e-6)
+
+
+def test_early_stopping_restores_the_best_epochs_weights_from_memory():
+  model = tf_keras.Sequential([tf_keras.layers.Dense(1, input_shape=(1,))])
+  callback = trainer.EarlyStoppingInMemory(monitor='val_micro_f1', mode='max', patience=2)
+  callback.set_model(model)
+  callback.on_train_begin()
+  for epoch, score in enumerate([0.5, 0.7, 0.6, 0.65]):
+    model.layers[0].kernel.assign([[float(epoch)]])  # what training changed
+    callback.on_epoch_end(epoch, {'val_micro_f1': score})
+  assert model.stop_training and callback.best_epoch == 1
+  callback.on_train_end()
+  assert model.layers[0].kernel.numpy()[0, 0] == 1.0  # epoch 2's weights, 1-based
+
+
+def test_early_stopping_keeps_the_last_epoch_when_it_is_the_best():
+  model = tf_keras.Sequential([tf_keras.layers.Dense(1, input_shape=(1,))])
+  callback = trainer.EarlyStoppingInMemory(monitor='val_micro_f1', mode='max', patience=2)
+  callback.set_model(model)
+  callback.on_train_begin()
+  for epoch, score in enumerate([0.5, 0.7]):
+    model.layers[0].kernel.assign([[float(epoch)]])
+    callback.on_epoch_end(epoch, {'val_micro_f1': score})
+  model.layers[0].kernel.assign([[5.0]])  # changed after the snapshot: must stay
+  callback.on_train_end()
+  assert model.layers[0].kernel.numpy()[0, 0] == 5.0
 
 
 def test_epoch_progress_logs_a_short_progress_record_per_epoch(caplog):

@@ -26,6 +26,6 @@ echo "image-check: what the compiled spec references"
   --data 'gs://image-check/data/arxiv_cs_{YYYY}-{MM}.csv.gz' --output "$work/spec.json" > /dev/null
 # The image's environment (the Dockerfile's ENV) and a working directory outside the
 # repository, so that only the installed packages can answer the imports.
-(cd "$work" && TF_USE_LEGACY_KERAS=1 RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1 \
+(cd "$work" && TF_USE_LEGACY_KERAS=1 TF_CPU_ALLOCATOR_USE_BFC=true RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1 \
   venv/bin/python "$OLDPWD/tools/image/check_imports.py" spec.json)
 echo "image-check: passed"
