@@ -32,7 +32,7 @@ class TransformSettings:
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
   # Early stopping often ends sooner; in the four-month backtest three months ran all
-  # 20 (best epoch 18-20), so more might pay, at ~20 s an epoch on 2 cores.
+  # 20 (best epoch 18-20), so more might pay, at ~11 s an epoch on 2 cores.
   max_epochs: int = 20
   early_stopping_patience: int = 3
   # What early stopping watches on eval: 'val_micro_f1' (at 0.5), or 'val_loss'. With
