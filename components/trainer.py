@@ -112,8 +112,8 @@ def batches(split: InMemorySplit, batch_size: int, shuffle: bool, seed: int,
 
   # Fixed parallelism, no autotuning: dropping an epoch's iterator waited for
   # tf.data's autotuning thread, stalling the next epoch's start by ~10 s after
-  # several epochs (2 cores, full data: 20 epochs 224 s instead of 273 s). Two batches being
-  # gathered and one ready keep a step's input waiting for nothing.
+  # several epochs (2 cores, full data: 20 epochs in 224 s instead of 273 s). Two
+  # batches being gathered and one ready: no training step waits for its input.
   options = tf.data.Options()
   options.autotune.enabled = False
   return indices.batch(batch_size).map(gather, num_parallel_calls=2).prefetch(1).with_options(
