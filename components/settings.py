@@ -89,10 +89,8 @@ class TrainerSettings:
   label_threshold_shrinkage: float = 20.0
   # With monthly spans, a training paper k months older than the newest training
   # month weighs 0.5 ** (k / recency_half_life_months) in the loss (weights scaled to
-  # mean 1), so the model leans toward the current label mix and wording; 0 weighs
-  # all alike. 6 months: +0.005 micro-F1 and +0.013 precision@1 on next month's
-  # papers, averaged over the backtest's four months (README).
-  recency_half_life_months: float = 6.0
+  # mean 1), so the model leans toward the current label mix; 0 weighs all alike.
+  recency_half_life_months: float = 0.0
   seed: int = 42
 
   def __post_init__(self):
