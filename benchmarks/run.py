@@ -35,6 +35,7 @@ import numpy as np
 from benchmarks import baseline
 from components import features
 from components import metrics as metrics_lib
+from components import run_records
 from components.example_gen import executor as example_gen_executor
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
@@ -150,10 +151,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                          args.pipeline_flag)
   examples_uri = summary['artifacts']['ArxivExampleGen']['examples']
   train, eval_, test = (read_split(examples_uri, split) for split in features.SPLITS)
-  with open(os.path.join(summary['artifacts']['Trainer']['model_run'],
-                         'training_record.json')) as f:
-    record = json.load(f)
-  epoch_times = record['history']['train_seconds']
+  record = run_records.TrainingRecord.read(summary['artifacts']['Trainer']['model_run'])
+  epoch_times = record.history['train_seconds']
   predictor = Predictor(summary['pushed_model_path'])
   labels = predictor.labels
   test_labels = baseline.multi_hot(test, labels)
@@ -163,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       'product': {
           'test': metrics_lib.classification_metrics(test_labels, *product_predictions),
           'tfma_test': summary['test_metrics'],
-          'vocabulary_size': record['vocabulary_size'],
+          'vocabulary_size': record.vocabulary_size,
           'epoch_times': epoch_times,
           'epoch_seconds': float(np.median(epoch_times)),
           'trainer_seconds': summary['components']['Trainer']['wall_seconds'],
@@ -172,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   if not args.skip_baseline:
     results['logistic_regression'], baseline_probabilities, baseline_threshold = (
         baseline.logistic_regression(train, eval_, test, labels,
-                                     max_features=record['vocabulary_size']))
+                                     max_features=record.vocabulary_size))
     intervals = metrics_lib.paired_bootstrap(
         test_labels, product_predictions, (baseline_probabilities, baseline_threshold),
         resamples=_RESAMPLES)

@@ -32,7 +32,7 @@ evaluation report show.
 import glob
 import json
 import os
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -47,7 +47,7 @@ from tfx.utils import io_utils
 
 from components import errors
 from components import features
-from components.example_gen import executor as example_gen_executor
+from components import run_records
 from components.example_gen.component import DataReport
 
 DATA_CHECK_FILE = 'data_check.json'
@@ -118,28 +118,32 @@ def jensen_shannon(counts_a: Sequence[float], counts_b: Sequence[float]) -> floa
   return (kl(p) + kl(q)) / 2
 
 
-def length_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
-  words = report['abstract_words']
-  train, test = words[features.TRAIN_SPLIT], words[features.TEST_SPLIT]
+def length_drift(abstract_words: Mapping[str, Sequence[int]],
+                 threshold: float) -> Dict[str, Any]:
+  """Jensen-Shannon divergence of test's abstract-length histogram from train's
+  (the data report's `abstract_words`), drift only where a chi-square test also
+  finds the difference significant."""
+  train, test = abstract_words[features.TRAIN_SPLIT], abstract_words[features.TEST_SPLIT]
   value = jensen_shannon(train, test)
   p_value = histogram_p_value(train, test)
   return {'measure': 'Jensen-Shannon', 'value': round(value, 4), 'threshold': threshold,
           'p_value': p_value, 'drifted': value > threshold and p_value < _SIGNIFICANCE}
 
 
-def vocabulary_drift(report: Dict[str, Any], threshold: float) -> Dict[str, Any]:
+def vocabulary_drift(splits: Mapping[str, run_records.SplitWords],
+                     threshold: float) -> Dict[str, Any]:
   """Jensen-Shannon divergence of test's word counts from train's (train's top words
-  and all others), judged on a test split of `_MIN_TEST_WORDS` or more."""
-  splits = report['vocabulary']['splits']
-  train, test = (splits[split]['top_train_words'] + [splits[split]['other_words']]
+  and all others; the data report's `vocabulary.splits`), judged on a test split of
+  `_MIN_TEST_WORDS` or more."""
+  train, test = (splits[split].top_train_words + [splits[split].other_words]
                  for split in (features.TRAIN_SPLIT, features.TEST_SPLIT))
   value = jensen_shannon(train, test)
   test_words = splits[features.TEST_SPLIT]
-  judged = test_words['words'] >= _MIN_TEST_WORDS
+  judged = test_words.words >= _MIN_TEST_WORDS
   return {'measure': 'Jensen-Shannon', 'value': round(value, 4), 'threshold': threshold,
           'drifted': judged and value > threshold, 'judged': judged,
-          'test_words': test_words['words'], 'test_words_not_in_train': round(
-              test_words['words_not_in_train'] / max(test_words['words'], 1), 4)}
+          'test_words': test_words.words, 'test_words_not_in_train': round(
+              test_words.words_not_in_train / max(test_words.words, 1), 4)}
 
 
 def histogram_p_value(counts_a: Sequence[float], counts_b: Sequence[float]) -> float:
@@ -201,12 +205,12 @@ def DataGate(  # pylint: disable=invalid-name
   'stop', which ends the run before Transform."""
   schema_proto = io_utils.SchemaReader().read(
       io_utils.get_only_uri_in_dir(schema.uri))
-  report = example_gen_executor.read_report(
-      os.path.join(data_report.uri, example_gen_executor.DATA_REPORT_FILE))
+  report = run_records.DataReport.read(data_report.uri)
   drift = {'label': label_drift(_statistics(statistics, features.TRAIN_SPLIT),
                                 _statistics(statistics, features.TEST_SPLIT), schema_proto),
-           'abstract length': length_drift(report, max_length_divergence),
-           'vocabulary': vocabulary_drift(report, max_vocabulary_divergence)}
+           'abstract length': length_drift(report.abstract_words, max_length_divergence),
+           'vocabulary': vocabulary_drift(report.vocabulary.splits,
+                                          max_vocabulary_divergence)}
   result = check(read_anomalies(anomalies.uri), drift, on_problem)
   with open(os.path.join(data_check.uri, DATA_CHECK_FILE), 'w', encoding='utf-8') as f:
     json.dump(result, f, indent=2)

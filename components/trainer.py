@@ -7,11 +7,9 @@ search. The test split is left to the Evaluator.
 """
 
 import dataclasses
-import json
 import logging
-import os
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -29,12 +27,11 @@ from components import features
 from components import labels as labels_lib
 from components import metrics as metrics_lib
 from components import model as model_lib
+from components import run_records
 from components import settings as settings_lib
 
-TRAINING_RECORD_FILE = 'training_record.json'
 _READ_BATCH_SIZE = 4096
 _PREDICT_BATCH_SIZE = 4096
-CURVES = ('loss', 'binary_accuracy', 'micro_f1')  # One PNG each, train vs validation.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,24 +239,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     thresholds = metrics_lib.tune_label_thresholds(
         eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives,
         settings.label_threshold_shrinkage)
-  record = {
-      'history': history.history,
-      'epochs_run': len(history.history['loss']),
-      'best_epoch': int(early_stopping.best_epoch) + 1,
-      'vocabulary_size': vocabulary_size,
-      'num_labels': len(label_names),
-      'parameters': model.count_params(),
-      'positive_weights': dict(zip(label_names, positive_weights.tolist())),
-      'recency_weights': {str(span): float(weight) for span, weight in sorted(
+  record = run_records.TrainingRecord(
+      history=history.history,
+      epochs_run=len(history.history['loss']),
+      best_epoch=int(early_stopping.best_epoch) + 1,
+      vocabulary_size=vocabulary_size,
+      num_labels=len(label_names),
+      parameters=model.count_params(),
+      positive_weights=dict(zip(label_names, positive_weights.tolist())),
+      recency_weights={str(span): float(weight) for span, weight in sorted(
           dict(zip(train_split.spans.tolist(), example_weights.tolist())).items())},
-      'label_prior_shift': dict(zip(label_names, prior_shift.tolist())),
-      'threshold': threshold,
-      'label_thresholds': dict(zip(label_names, thresholds.tolist())),
-      # In-sample for the thresholds: the Evaluator's test metrics are the honest ones.
-      'eval_metrics': metrics_lib.classification_metrics(eval_labels, eval_probabilities,
-                                                         thresholds),
-  }
-  write_training_record(record, fn_args.model_run_dir)
+      label_prior_shift=dict(zip(label_names, prior_shift.tolist())),
+      threshold=threshold,
+      label_thresholds=dict(zip(label_names, thresholds.tolist())),
+      eval_metrics=metrics_lib.classification_metrics(eval_labels, eval_probabilities,
+                                                      thresholds))
+  record.write(fn_args.model_run_dir)
+  plot_curves(record.history, fn_args.model_run_dir)
   export.save(model, tf_transform_output, label_names, thresholds.tolist(), settings,
               fn_args.serving_model_dir)
 
@@ -274,14 +270,10 @@ def predict_dataset(model: tf_keras.Model,
   return np.concatenate(labels), np.concatenate(probabilities)
 
 
-def write_training_record(record: Dict[str, Any], directory: str) -> None:
-  """Writes the history and threshold as JSON and the reference's curves as PNG."""
-  tf.io.gfile.makedirs(directory)
-  with tf.io.gfile.GFile(os.path.join(directory, TRAINING_RECORD_FILE), 'w') as f:
-    json.dump(record, f, indent=2, default=float)
-  history = record['history']
+def plot_curves(history: Dict[str, List[float]], directory: str) -> None:
+  """Draws the reference's curves, train against validation, as PNGs in `directory`."""
   epochs = range(1, len(history['loss']) + 1)
-  for metric in CURVES:
+  for metric in run_records.CURVES:
     figure, axes = pyplot.subplots(figsize=(6, 4))
     axes.plot(epochs, history[metric], marker='o', label=metric)
     axes.plot(epochs, history[f'val_{metric}'], marker='o', label=f'val_{metric}')
@@ -289,6 +281,6 @@ def write_training_record(record: Dict[str, Any], directory: str) -> None:
              title=f'Train and Validation {metric} Over Epochs')
     axes.legend()
     axes.grid(True)
-    with tf.io.gfile.GFile(os.path.join(directory, f'{metric}.png'), 'wb') as f:
+    with tf.io.gfile.GFile(run_records.curve_path(directory, metric), 'wb') as f:
       figure.savefig(f, format='png', dpi=100, bbox_inches='tight')
     pyplot.close(figure)

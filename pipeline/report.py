@@ -34,7 +34,7 @@ from components import features
 from components import labels as labels_lib
 from components import metrics as metrics_lib
 from components import multilabel_metrics
-from components import trainer
+from components import run_records
 from components.example_gen import executor as example_gen_executor
 from pipeline import run_summary
 from pipeline.config import PipelineConfig
@@ -77,8 +77,8 @@ class SliceResult:
 @dataclasses.dataclass
 class ReportData:
   summary: Dict[str, Any]
-  data_report: Dict[str, Any]
-  training: Dict[str, Any]
+  data_report: run_records.DataReport
+  training: run_records.TrainingRecord
   curves: Dict[str, bytes]  # Training curve PNGs by metric.
   slices: List[SliceResult]  # Overall first.
   blessed: bool
@@ -101,15 +101,13 @@ class ReportData:
 def gather(summary: Dict[str, Any]) -> ReportData:
   """Reads everything the report shows from the run's artifacts."""
   artifacts = summary['artifacts']
-  with open(os.path.join(artifacts['ArxivExampleGen'][example_gen_executor.DATA_REPORT_KEY],
-                         example_gen_executor.DATA_REPORT_FILE)) as f:
-    data_report = json.load(f)
+  data_report = run_records.DataReport.read(
+      artifacts['ArxivExampleGen'][example_gen_executor.DATA_REPORT_KEY])
   model_run = artifacts['Trainer']['model_run']
-  with open(os.path.join(model_run, trainer.TRAINING_RECORD_FILE)) as f:
-    training = json.load(f)
+  training = run_records.TrainingRecord.read(model_run)
   curves = {}
-  for curve in trainer.CURVES:
-    with open(os.path.join(model_run, f'{curve}.png'), 'rb') as f:
+  for curve in run_records.CURVES:
+    with open(run_records.curve_path(model_run, curve), 'rb') as f:
       curves[curve] = f.read()
   evaluation_uri = artifacts['Evaluator']['evaluation']
   slices = load_slices(evaluation_uri)
@@ -119,7 +117,7 @@ def gather(summary: Dict[str, Any]) -> ReportData:
   if baseline_uri and slices[0].baseline:
     baseline_labels = labels_lib.read_vocabulary(
         os.path.join(baseline_uri, 'Format-Serving', 'assets', features.LABEL_VOCABULARY))
-  labels = list(training['label_thresholds'])
+  labels = list(training.label_thresholds)
   papers = read_test_papers(artifacts['ArxivExampleGen']['examples'])
   predictor = Predictor(os.path.join(artifacts['Trainer']['model'], 'Format-Serving'))
   # Every paper's probabilities in one model call; the shown examples' labels too.
@@ -140,7 +138,7 @@ def gather(summary: Dict[str, Any]) -> ReportData:
       blessed=blessed,
       reasons=blessing_reasons(evaluation_uri, slices[0], blessed),
       labels=labels,
-      thresholds=list(training['label_thresholds'].values()),
+      thresholds=list(training.label_thresholds.values()),
       baseline_labels=baseline_labels,
       examples=papers[:_EXAMPLES_SHOWN],
       intervals=intervals,
@@ -224,7 +222,8 @@ def read_test_papers(examples_uri: str) -> List[Dict[str, Any]]:
 
 
 def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
-                        data_report: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+                        data_report: run_records.DataReport
+                        ) -> Tuple[Dict[str, Any], List[str]]:
   """This model against the label-priors baseline on the same test papers, with 95%
   paired-bootstrap intervals; and the labels that baseline predicts.
 
@@ -233,7 +232,7 @@ def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
   never reads the abstract scores. Labels are the model's (as the Evaluator's are)."""
   labels = predictor.labels
   truth = labels_lib.names_to_multi_hot([paper['labels'] for paper in papers], labels)
-  sizes, counts = data_report['split_sizes'], data_report['label_counts']
+  sizes, counts = data_report.split_sizes, data_report.label_counts
   train_shares = np.array([counts[features.TRAIN_SPLIT].get(label, 0) for label in labels],
                           np.float64) / max(sizes[features.TRAIN_SPLIT], 1)
   eval_counts = np.array([counts[features.EVAL_SPLIT].get(label, 0) for label in labels])
@@ -350,7 +349,7 @@ def coverage_warnings(data: ReportData) -> List[str]:
     warnings.append(f'{len(missing)} of {len(rows)} labels have no test papers: their '
                     f'precision and recall are not measured, and macro-F1 averages the '
                     f'other {len(rows) - len(missing)}.')
-  global_threshold = data.training['threshold']
+  global_threshold = data.training.threshold
   fallback = sum(1 for t in data.thresholds if abs(t - global_threshold) < 1e-6)
   if 0 < fallback < len(data.thresholds):
     warnings.append(f'{fallback} of {len(data.thresholds)} labels use the global threshold '
@@ -448,16 +447,16 @@ def render_html(data: ReportData) -> str:
 
   report = data.data_report
   parts.append('<h2>Data</h2><table id="data"><tr><th>rows</th><th>count</th></tr>'
-               f'<tr><td>read</td><td>{report["rows_read"]:,}</td></tr>')
-  for reason, count in report['rows_dropped'].items():
+               f'<tr><td>read</td><td>{report.rows_read:,}</td></tr>')
+  for reason, count in report.rows_dropped.items():
     if count:
       parts.append(f'<tr><td>dropped: {esc(reason)}</td><td>{count:,}</td></tr>')
-  parts.append(f'<tr><td>kept</td><td>{report["rows_kept"]:,}</td></tr>' + ''.join(
+  parts.append(f'<tr><td>kept</td><td>{report.rows_kept:,}</td></tr>' + ''.join(
       f'<tr><td>split {esc(split)}</td><td>{size:,}</td></tr>'
-      for split, size in report['split_sizes'].items()) + '</table>')
-  if report.get('spans'):
+      for split, size in report.split_sizes.items()) + '</table>')
+  if report.spans:
     parts.append('<p id="spans">Months: ' + '; '.join(
-        f'{esc(split)} {esc(", ".join(names))}' for split, names in report['spans'].items()) +
+        f'{esc(split)} {esc(", ".join(names))}' for split, names in report.spans.items()) +
                  '.</p>')
   check = summary.get('data_check')
   if check:
@@ -469,19 +468,19 @@ def render_html(data: ReportData) -> str:
                          f'<td>{data_gate.drifted_word(d)}</td></tr>'
                          for name, d in check['drift'].items()) + '</table>' +
                  ''.join(f'<p class="muted">{esc(problem)}</p>' for problem in check['problems']))
-  top_labels = list(report['label_counts'][features.TRAIN_SPLIT])[:15]
+  top_labels = list(report.label_counts[features.TRAIN_SPLIT])[:15]
   parts.append('<p>Most frequent labels, papers per split:</p><table><tr><th>label</th>' +
                ''.join(f'<th>{esc(s)}</th>' for s in features.SPLITS) + '</tr>' + ''.join(
                    f'<tr><td>{esc(label)}</td>' + ''.join(
-                       f'<td>{report["label_counts"][s].get(label, 0):,}</td>'
+                       f'<td>{report.label_counts[s].get(label, 0):,}</td>'
                        for s in features.SPLITS) + '</tr>' for label in top_labels) +
                '</table>')
 
   training = data.training
-  parts.append(f'<h2>Training</h2><p>{training["epochs_run"]} epochs, best epoch '
-               f'{training["best_epoch"]} (restored), {training["num_labels"]} labels, '
-               f'{training["vocabulary_size"]:,} n-gram ids, {training["parameters"]:,} '
-               f'parameters; global decision threshold {training["threshold"]}.</p>')
+  parts.append(f'<h2>Training</h2><p>{training.epochs_run} epochs, best epoch '
+               f'{training.best_epoch} (restored), {training.num_labels} labels, '
+               f'{training.vocabulary_size:,} n-gram ids, {training.parameters:,} '
+               f'parameters; global decision threshold {training.threshold}.</p>')
   parts += [_image(png, f'training curve: {name}', f'curve-{name}')
             for name, png in data.curves.items()]
 
@@ -499,7 +498,7 @@ def render_html(data: ReportData) -> str:
                      for r in rows) + '</table>')
     curve = data.overall.candidate[multilabel_metrics.PER_LABEL]['threshold_curve']
     parts.append('<h2>Precision and recall against the threshold</h2>' +
-                 _image(threshold_chart(curve, [training['threshold']]),
+                 _image(threshold_chart(curve, [training.threshold]),
                         'precision and recall against the threshold', 'threshold-curve'))
 
   parts.append('<h2>Slices</h2><table id="slices"><tr><th>slice</th><th>examples</th>'
@@ -560,13 +559,13 @@ def render_markdown(data: ReportData, html_path: str) -> str:
                       f' ({_interval(data.intervals["a_minus_b"][m], True)})'
                       for m in _BOOTSTRAP_NAMES) + '.']
   report = data.data_report
-  dropped = ', '.join(f'{r} {n:,}' for r, n in report['rows_dropped'].items() if n) or 'none'
-  lines += ['', f'Data: {report["rows_read"]:,} rows read, {report["rows_kept"]:,} kept '
+  dropped = ', '.join(f'{r} {n:,}' for r, n in report.rows_dropped.items() if n) or 'none'
+  lines += ['', f'Data: {report.rows_read:,} rows read, {report.rows_kept:,} kept '
             f'(dropped: {dropped}); splits ' + ', '.join(
-                f'{s} {n:,}' for s, n in report['split_sizes'].items()) + '.']
-  if report.get('spans'):
+                f'{s} {n:,}' for s, n in report.split_sizes.items()) + '.']
+  if report.spans:
     lines.append('Months: ' + '; '.join(f'{split} {", ".join(names)}'
-                                        for split, names in report['spans'].items()) + '.')
+                                        for split, names in report.spans.items()) + '.')
   check = data.summary.get('data_check')
   if check:
     lines.append(f'Data check: {check["verdict"]}; drift of test from train: ' + ', '.join(

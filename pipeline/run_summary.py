@@ -16,7 +16,7 @@ from ml_metadata.proto import metadata_store_pb2
 from components import data_gate
 from components import evaluation
 from components import features
-from components import trainer
+from components import run_records
 from components.example_gen import executor as example_gen_executor
 from pipeline.config import PipelineConfig
 
@@ -62,12 +62,11 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
   }
   report = artifact('ArxivExampleGen', example_gen_executor.DATA_REPORT_KEY)
   if report:
-    data = _read_json(os.path.join(report.uri, example_gen_executor.DATA_REPORT_FILE))
-    summary['data_path'] = data['input_pattern']
-    summary['data'] = {key: data[key] for key in
-                       ('rows_read', 'rows_dropped', 'dropped_examples', 'rows_kept',
-                        'split_sizes', 'label_combinations_kept', 'spans')
-                       if key in data}
+    data = run_records.DataReport.read(report.uri)
+    summary['data_path'] = data.input_pattern
+    summary['data'] = data.model_dump(include={
+        'rows_read', 'rows_dropped', 'dropped_examples', 'rows_kept', 'split_sizes',
+        'label_combinations_kept', 'spans'})
   anomalies = artifact('ExampleValidator', 'anomalies')
   if anomalies:
     summary['anomalies'] = data_gate.read_anomalies(anomalies.uri)
@@ -81,13 +80,13 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
                                (features.NGRAM_VOCABULARY, features.LABEL_VOCABULARY)}
   model_run = artifact('Trainer', 'model_run')
   if model_run:
-    record = _read_json(os.path.join(model_run.uri, trainer.TRAINING_RECORD_FILE))
-    summary['model'] = {key: record[key] for key in
-                        ('num_labels', 'vocabulary_size', 'parameters', 'epochs_run',
-                         'best_epoch', 'threshold')}
-    summary['model']['best_val_micro_f1'] = max(record['history'].get('val_micro_f1') or [0])
+    record = run_records.TrainingRecord.read(model_run.uri)
+    summary['model'] = record.model_dump(include={
+        'num_labels', 'vocabulary_size', 'parameters', 'epochs_run', 'best_epoch',
+        'threshold'})
+    summary['model']['best_val_micro_f1'] = record.best_val_micro_f1
     summary['model']['training_curves'] = sorted(
-        os.path.join(model_run.uri, f'{curve}.png') for curve in trainer.CURVES)
+        run_records.curve_path(model_run.uri, curve) for curve in run_records.CURVES)
   evaluation_artifact = artifact('Evaluator', 'evaluation')
   if evaluation_artifact:
     summary['test_metrics'] = evaluation.load_overall_metrics(evaluation_artifact.uri)

@@ -1,7 +1,6 @@
 """ArxivExampleGen's executor on crafted CSV files: cleaning, dedupe, stratified split."""
 
 import collections
-import json
 import os
 
 import pytest
@@ -9,6 +8,7 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 
 from components import features
+from components import run_records
 from components.example_gen import executor
 from components.example_gen import records
 from components.example_gen.component import DataReport
@@ -30,8 +30,7 @@ def execute(output_dir, pattern, **properties):
       executor.MIN_COMBINATION_COUNT_KEY: 2,
       **properties,
   })
-  with open(os.path.join(report.uri, executor.DATA_REPORT_FILE)) as f:
-    data_report = json.load(f)
+  data_report = run_records.DataReport.read(report.uri).model_dump()
   splits = {}
   for split in features.SPLITS:
     splits[split] = list(executor.read_split(examples.uri, split))

@@ -22,6 +22,7 @@ import tensorflow as tf
 from components import data_gate
 from components import features
 from components import preprocessing
+from components import run_records
 from components.example_gen import executor
 from components.example_gen import records
 from components.example_gen import spans
@@ -131,7 +132,7 @@ def test_jensen_shannon_divergence():
 def test_length_drift_needs_a_divergence_beyond_sampling_noise():
   train = [0, 10, 400, 900, 500, 150, 40, 0]
   def report(test):
-    return {'abstract_words': {'train': train, 'test': test}}
+    return {'train': train, 'test': test}
   # Few test papers: a sizeable divergence, but noise explains it.
   noisy = data_gate.length_drift(report([0, 0, 3, 6, 2, 1, 0, 0]), threshold=0.02)
   assert noisy['value'] > 0.02 and noisy['p_value'] > 0.001 and not noisy['drifted']
@@ -168,11 +169,11 @@ def test_words_are_counted_as_transform_tokenizes_them():
 def test_vocabulary_drift_compares_the_word_mix_with_trains():
   train = [400_000, 300_000, 200_000, 100_000, 1_000_000]  # Four top words, then others.
   def report(test):
-    return {'vocabulary': {'splits': {
-        'train': {'words': sum(train), 'top_train_words': train[:4], 'other_words': train[4],
-                  'words_not_in_train': 0},
-        'test': {'words': sum(test), 'top_train_words': test[:4], 'other_words': test[4],
-                 'words_not_in_train': test[4] // 10}}}}
+    return {
+        'train': run_records.SplitWords(words=sum(train), top_train_words=train[:4],
+                                        other_words=train[4], words_not_in_train=0),
+        'test': run_records.SplitWords(words=sum(test), top_train_words=test[:4],
+                                       other_words=test[4], words_not_in_train=test[4] // 10)}
   shifted = data_gate.vocabulary_drift(
       report([50_000, 300_000, 20_000, 100_000, 500_000]), threshold=0.02)
   assert shifted['value'] > 0.02 and shifted['drifted']

@@ -24,7 +24,6 @@ import csv
 import glob
 import gzip
 import io
-import json
 import os
 import re
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -44,6 +43,7 @@ from tfx.utils import io_utils
 
 from components import features
 from components import preprocessing
+from components import run_records
 from components.example_gen import records
 from components.example_gen import spans as spans_lib
 
@@ -58,7 +58,6 @@ LAST_SPAN_KEY = 'last_span'
 WINDOW_SPANS_KEY = 'window_spans'
 EVAL_MONTH_FRACTION_KEY = 'eval_month_fraction'
 
-DATA_REPORT_FILE = 'data_report.json'
 _RECORD_FILE_PREFIX = 'data_tfrecord'
 
 # Keys of the counts that the pipeline adds up into the report.
@@ -103,7 +102,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     group_fractions, min_combination_count = split_plan(window, exec_properties)
 
     examples.split_names = artifact_utils.encode_split_names(list(features.SPLITS))
-    report_path = os.path.join(report_artifact.uri, DATA_REPORT_FILE)
     with self._make_beam_pipeline() as pipeline:
       counts, dropped_examples, word_counts = (
           pipeline
@@ -120,20 +118,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            | 'CollectCounts' >> beam.combiners.ToDict()
            | 'WriteReport' >> beam.Map(
                lambda totals, first_dropped, words: write_report(
-                   report_path, pattern, window, totals, first_dropped,
+                   report_artifact.uri, pattern, window, totals, first_dropped,
                    {features.SPLITS[index]: counter for index, counter in words.items()}),
                first_dropped=beam.pvalue.AsSingleton(
                    dropped_examples | 'CollectDroppedExamples' >> beam.combiners.ToDict()),
                words=beam.pvalue.AsDict(word_counts)))
 
-    report = read_report(report_path)
+    report = run_records.DataReport.read(report_artifact.uri)
     check_report(report)
     examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
     examples_utils.set_file_format(examples, 'tfrecords_gzip')
     if window.span_names:
       # MLMD then says which months a model was trained, tuned and tested on.
       examples.span = window.numbers[-1]  # The test month's.
-      for split, names in report['spans'].items():
+      for split, names in report.spans.items():
         examples.set_string_custom_property(f'{split}_spans', ','.join(names))
     # The driver fingerprints the files before caching is decided; where it does not
     # run (Vertex AI and Kubeflow run no custom drivers), the record still says which
@@ -142,9 +140,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         example_gen_utils.FINGERPRINT_PROPERTY_NAME,
         exec_properties.get(example_gen_utils.FINGERPRINT_PROPERTY_NAME) or
         input_fingerprint(window))
-    report_artifact.set_int_custom_property('rows_read', report['rows_read'])
-    report_artifact.set_int_custom_property('rows_kept', report['rows_kept'])
-    for split, size in report['split_sizes'].items():
+    report_artifact.set_int_custom_property('rows_read', report.rows_read)
+    report_artifact.set_int_custom_property('rows_kept', report.rows_kept)
+    for split, size in report.split_sizes.items():
       report_artifact.set_int_custom_property(f'{split}_rows', size)
 
 
@@ -333,7 +331,7 @@ class _WordCounts(beam.CombineFn):
     return counter
 
 
-def vocabulary_counts(word_counts: Dict[str, collections.Counter]) -> Dict[str, Any]:
+def vocabulary_counts(word_counts: Dict[str, collections.Counter]) -> run_records.Vocabulary:
   """The report's vocabulary section: train's VOCABULARY_WORDS most frequent words,
   and per split the counts of each, of all other words and of words not in train."""
   train = word_counts.get(features.TRAIN_SPLIT, collections.Counter())
@@ -344,10 +342,10 @@ def vocabulary_counts(word_counts: Dict[str, collections.Counter]) -> Dict[str, 
     counts = word_counts.get(split, collections.Counter())
     listed = [counts.get(word, 0) for word in top]
     total = sum(counts.values())
-    per_split[split] = {
-        'words': total, 'top_train_words': listed, 'other_words': total - sum(listed),
-        'words_not_in_train': sum(n for word, n in counts.items() if word not in train)}
-  return {'top_train_words': top, 'splits': per_split}
+    per_split[split] = run_records.SplitWords(
+        words=total, top_train_words=listed, other_words=total - sum(listed),
+        words_not_in_train=sum(n for word, n in counts.items() if word not in train))
+  return run_records.Vocabulary(top_train_words=top, splits=per_split)
 
 
 def _read_file(indexed_path: Tuple[int, str]) -> Iterator[Any]:
@@ -509,10 +507,11 @@ def read_split(examples_uri: str, split: str) -> Iterator[tf.train.Example]:
     yield tf.train.Example.FromString(record.numpy())
 
 
-def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any, int],
+def write_report(directory: str, pattern: str, window: InputWindow, totals: Dict[Any, int],
                  first_dropped: Dict[str, List[Any]],
                  word_counts: Dict[str, collections.Counter]) -> None:
-  """Writes the data report: every row read is either kept in a split or dropped."""
+  """Writes the data report into `directory`: every row read is either kept in a
+  split or dropped."""
   dropped = {reason.value: 0 for reason in records.DropReason}
   label_counts = {split: {} for split in features.SPLITS}
   split_sizes = {split: 0 for split in features.SPLITS}
@@ -526,33 +525,28 @@ def write_report(path: str, pattern: str, window: InputWindow, totals: Dict[Any,
       label_counts[key[1]][key[2]] = count
     elif key[0] == _WORDS:
       words[key[1]][key[2]] = count
-  report = {
-      'input_pattern': pattern,
-      'input_files': [path for path, _ in window.files],
-      # Which spans fed each split (empty for one data set split at random).
-      'spans': {split: sorted({name for name, (_, group) in zip(window.span_names, window.files)
-                               if split_can_hold(split, group)})
-                for split in features.SPLITS} if window.span_names else {},
-      'rows_read': totals.get(_READ, 0),
-      'rows_dropped': dropped,
-      # Where to look: file, 1-based data record and lines, and what is wrong.
-      'dropped_examples': {
-          reason: [{'file': file, 'record': record + 1, 'detail': detail}
+  run_records.DataReport(
+      input_pattern=pattern,
+      input_files=[path for path, _ in window.files],
+      spans={split: sorted({name for name, (_, group) in zip(window.span_names, window.files)
+                            if split_can_hold(split, group)})
+             for split in features.SPLITS} if window.span_names else {},
+      rows_read=totals.get(_READ, 0),
+      rows_dropped=dropped,
+      dropped_examples={
+          reason: [run_records.DroppedRecord(file=file, record=record + 1, detail=detail)
                    for (file, record), detail in examples]
           for reason, examples in sorted(first_dropped.items())},
-      'rows_kept': sum(split_sizes.values()),
-      'split_sizes': split_sizes,
-      'label_combinations_kept': totals.get((_COMBINATION, 'kept'), 0),
-      'abstract_words_bin': ABSTRACT_WORDS_BIN,
-      'abstract_words': words,
-      'vocabulary': vocabulary_counts(word_counts),
-      'label_counts': {
+      rows_kept=sum(split_sizes.values()),
+      split_sizes=split_sizes,
+      label_combinations_kept=totals.get((_COMBINATION, 'kept'), 0),
+      abstract_words_bin=ABSTRACT_WORDS_BIN,
+      abstract_words=words,
+      vocabulary=vocabulary_counts(word_counts),
+      label_counts={
           split: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
           for split, counts in label_counts.items()
-      },
-  }
-  with FileSystems.create(path) as f:
-    f.write(json.dumps(report, indent=2).encode('utf-8'))
+      }).write(directory)
 
 
 def split_can_hold(split: str, group: int) -> bool:
@@ -562,20 +556,15 @@ def split_can_hold(split: str, group: int) -> bool:
           features.TEST_SPLIT: group == _TEST_SPAN}[split]
 
 
-def read_report(path: str) -> Dict[str, Any]:
-  with FileSystems.open(path) as f:
-    return json.loads(f.read().decode('utf-8'))
-
-
-def check_report(report: Dict[str, Any]) -> None:
+def check_report(report: run_records.DataReport) -> None:
   """Stops the run when rows went missing or a split is empty."""
-  accounted = report['rows_kept'] + sum(report['rows_dropped'].values())
-  if accounted != report['rows_read']:
-    raise RuntimeError(f'{report["rows_read"]} rows read but {accounted} accounted for: '
-                       f'{report["rows_dropped"]}, splits {report["split_sizes"]}')
-  empty = [split for split, size in report['split_sizes'].items() if size == 0]
+  accounted = report.rows_kept + sum(report.rows_dropped.values())
+  if accounted != report.rows_read:
+    raise RuntimeError(f'{report.rows_read} rows read but {accounted} accounted for: '
+                       f'{report.rows_dropped}, splits {report.split_sizes}')
+  empty = [split for split, size in report.split_sizes.items() if size == 0]
   if empty:
     raise records.InputError(
-        f'split(s) {", ".join(empty)} are empty after cleaning: {report["rows_read"]} '
-        f'rows read, dropped {report["rows_dropped"]}. The input needs more rows per '
+        f'split(s) {", ".join(empty)} are empty after cleaning: {report.rows_read} '
+        f'rows read, dropped {report.rows_dropped}. The input needs more rows per '
         f'label combination.')
