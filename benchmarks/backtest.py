@@ -29,12 +29,16 @@ import time
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+from tfx.types import standard_component_specs as specs
+from tfx.utils import path_utils
 
 from benchmarks import baseline
 from benchmarks import run as bench
 from components import features
 from components import metrics as metrics_lib
+from components.example_gen import executor as example_gen_executor
 from components.example_gen import spans as spans_lib
+from pipeline import definition
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
 
@@ -49,10 +53,11 @@ def backtest_month(data: str, month: str, output_root: str, pipeline_flags: List
                    with_baseline: bool) -> Dict[str, Any]:
   """Trains on the months before `month` and scores both models on it."""
   summary = bench.run_pipeline(data, output_root, ['--last-span', month] + pipeline_flags)
-  examples_uri = summary['artifacts']['ArxivExampleGen']['examples']
+  examples_uri = summary['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
   train, eval_, test = (bench.read_split(examples_uri, split) for split in features.SPLITS)
   # The trained model, blessed or not: a backtest scores every month's model.
-  predictor = Predictor(os.path.join(summary['artifacts']['Trainer']['model'], 'Format-Serving'))
+  predictor = Predictor(path_utils.serving_model_path(
+      summary['artifacts'][definition.TRAINER][specs.MODEL_KEY]))
   test_labels = baseline.multi_hot(test, predictor.labels)
   pipeline_predictions = bench.model_predictions(predictor, test)
   result: Dict[str, Any] = {
@@ -97,7 +102,8 @@ def table(results: Dict[str, Any]) -> str:
     p = m['pipeline']
     rows.append(f'| {m["month"]} | {train_spans[0]}..{train_spans[-1]} | {sizes} | pipeline | '
                 + ' | '.join(f'{p[name]:.3f}' for name in _METRICS) +
-                f' | {p["wall_seconds"]:.0f} s wall (Trainer {p["components"]["Trainer"]:.0f} s), '
+                f' | {p["wall_seconds"]:.0f} s wall '
+                f'(Trainer {p["components"][definition.TRAINER]:.0f} s), '
                 f'{p["peak_rss_mib"]:,} MiB |')
     if with_baseline:
       lr = m['logistic_regression']

@@ -31,12 +31,14 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from tfx.types import standard_component_specs as specs
 
 from benchmarks import baseline
 from components import features
 from components import metrics as metrics_lib
 from components import run_records
 from components.example_gen import executor as example_gen_executor
+from pipeline import definition
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
 
@@ -149,9 +151,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   summary = run_pipeline(args.data, os.path.join(args.output_root, 'pipeline'),
                          args.pipeline_flag)
-  examples_uri = summary['artifacts']['ArxivExampleGen']['examples']
+  examples_uri = summary['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
   train, eval_, test = (read_split(examples_uri, split) for split in features.SPLITS)
-  record = run_records.TrainingRecord.read(summary['artifacts']['Trainer']['model_run'])
+  record = run_records.TrainingRecord.read(
+      summary['artifacts'][definition.TRAINER][specs.MODEL_RUN_KEY])
   epoch_times = record.history['train_seconds']
   predictor = Predictor(summary['pushed_model_path'])
   labels = predictor.labels
@@ -165,7 +168,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           'vocabulary_size': record.vocabulary_size,
           'epoch_times': epoch_times,
           'epoch_seconds': float(np.median(epoch_times)),
-          'trainer_seconds': summary['components']['Trainer']['wall_seconds'],
+          'trainer_seconds': summary['components'][definition.TRAINER]['wall_seconds'],
       },
   }
   if not args.skip_baseline:

@@ -26,6 +26,7 @@ import time
 from typing import List, Optional
 
 from benchmarks import synthetic
+from pipeline import definition
 from pipeline.config import REPOSITORY_ROOT
 
 
@@ -57,7 +58,7 @@ def run_stages(data: str, output_root: str, beam_args: List[str]) -> None:
   # with the rows.
   tfx.orchestration.LocalDagRunner().run(
       create_pipeline(config, config.metadata_connection_config()),
-      run_options=tfx_pipeline.RunOptions(to_nodes=['Transform']))
+      run_options=tfx_pipeline.RunOptions(to_nodes=[definition.TRANSFORM]))
   summary = run_summary.collect(config)
   peak = max(resource.getrusage(who).ru_maxrss
              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
@@ -93,8 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = {'rows': rows, **measure(data, os.path.join(args.output_root, f'run_{rows}'),
                                        args.beam_arg)}
     results.append(result)
-    print(f'| {rows:,} | {result["components"].get("ArxivExampleGen")} | '
-          f'{result["components"].get("Transform")} | {result["wall_seconds"]} | '
+    print(f'| {rows:,} | {result["components"].get(definition.EXAMPLE_GEN)} | '
+          f'{result["components"].get(definition.TRANSFORM)} | {result["wall_seconds"]} | '
           f'{rows / result["wall_seconds"]:,.0f} | {result["peak_rss_mib"]:,} |', flush=True)
   path = os.path.join(args.output_root, 'scale.json')
   with open(path, 'w') as f:

@@ -51,6 +51,7 @@ from components import run_records
 from components.example_gen.component import DataReport
 
 DATA_CHECK_FILE = 'data_check.json'
+DATA_CHECK_KEY = 'data_check'  # DataGate's output: the name of its parameter below.
 ON_PROBLEM_CHOICES = ('warn', 'stop')
 _SIGNIFICANCE = 0.001
 _MIN_TEST_WORDS = 200_000  # Fewer, and vocabulary drift is measured but not judged.

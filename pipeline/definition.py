@@ -16,6 +16,20 @@ from components.example_gen.component import ArxivExampleGen
 from pipeline.config import PipelineConfig, PREPROCESSING_FN, RUN_FN
 
 
+# Node ids: the names under which each component's runs and outputs are found in ML
+# Metadata, under the pipeline root, in a compiled spec's tasks and for --stop-after.
+# The run summary, the report and the benchmarks look components up by these.
+EXAMPLE_GEN = 'ArxivExampleGen'
+STATISTICS_GEN = 'StatisticsGen'
+SCHEMA_IMPORTER = 'ImportSchemaGen'
+EXAMPLE_VALIDATOR = 'ExampleValidator'
+DATA_GATE = 'DataGate'
+TRANSFORM = 'Transform'
+TRAINER = 'Trainer'
+LATEST_BLESSED_MODEL_RESOLVER = 'latest_blessed_model_resolver'
+EVALUATOR = 'Evaluator'
+PUSHER = 'Pusher'
+
 # What an operator changes between runs of a compiled pipeline, without recompiling:
 # the input, the Trainer's settings (epochs, batch size, ...) as JSON, and the TFMA
 # EvalConfig as JSON (the blessing thresholds). Their defaults come from the config.
@@ -58,15 +72,17 @@ def create_pipeline(
       min_combination_count=config.min_combination_count,
       last_span=config.last_span,
       window_spans=config.window_spans,
-      eval_month_fraction=config.eval_month_fraction)
+      eval_month_fraction=config.eval_month_fraction).with_id(EXAMPLE_GEN)
 
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs['examples']).with_id(STATISTICS_GEN)
 
-  schema_importer = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
+  schema_importer = tfx.components.ImportSchemaGen(
+      schema_file=config.schema_path).with_id(SCHEMA_IMPORTER)
 
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
-      schema=schema_importer.outputs['schema'])
+      schema=schema_importer.outputs['schema']).with_id(EXAMPLE_VALIDATOR)
 
   gate = data_gate.DataGate(
       statistics=statistics_gen.outputs['statistics'],
@@ -75,7 +91,7 @@ def create_pipeline(
       data_report=example_gen.outputs['data_report'],
       on_problem=config.on_data_problem,
       max_length_divergence=config.max_length_divergence,
-      max_vocabulary_divergence=config.max_vocabulary_divergence)
+      max_vocabulary_divergence=config.max_vocabulary_divergence).with_id(DATA_GATE)
 
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],
@@ -86,7 +102,7 @@ def create_pipeline(
       # StatisticsGen already describes the raw data; statistics of ~500 n-gram ids
       # per example would double Transform's time for nothing anyone reads.
       disable_statistics=True,
-      custom_config=settings.to_custom_config(config.transform))
+      custom_config=settings.to_custom_config(config.transform)).with_id(TRANSFORM)
   # Transform waits for the data check, which ends the run when set to stop.
   transform.add_upstream_node(gate)
 
@@ -97,27 +113,27 @@ def create_pipeline(
       schema=schema_importer.outputs['schema'],
       train_args=tfx.proto.TrainArgs(splits=[features.TRAIN_SPLIT]),
       eval_args=tfx.proto.EvalArgs(splits=[features.EVAL_SPLIT]),
-      custom_config=trainer_settings)
+      custom_config=trainer_settings).with_id(TRAINER)
 
   latest_blessed_model = tfx.dsl.Resolver(
       strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
       model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
       model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver') if compare_with_latest_blessed else None
+  ).with_id(LATEST_BLESSED_MODEL_RESOLVER) if compare_with_latest_blessed else None
 
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=latest_blessed_model.outputs['model'] if latest_blessed_model else None,
       example_splits=[features.TEST_SPLIT],
-      eval_config=eval_config)
+      eval_config=eval_config).with_id(EVALUATOR)
 
   pusher = pusher_lib.Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(
-              base_directory=config.serving_model_dir)))
+              base_directory=config.serving_model_dir))).with_id(PUSHER)
 
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name,

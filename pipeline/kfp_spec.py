@@ -20,9 +20,7 @@ import yaml
 
 from pipeline import beam_presets
 from pipeline.config import IMAGE_REPOSITORY_ROOT, PipelineConfig
-from pipeline.definition import create_pipeline, runtime_parameter_defaults
-
-EXAMPLE_GEN_TASK = 'ArxivExampleGen'
+from pipeline import definition
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,9 +64,10 @@ def compile_spec(config: PipelineConfig, image: str,
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))
   # The orchestrator keeps ML Metadata itself: no connection config here.
-  job = runner.run(create_pipeline(config, runtime_parameters=True,
-                                   compare_with_latest_blessed=compare_with_latest_blessed),
-                   parameter_values=runtime_parameter_defaults(config), write_out=False)
+  job = runner.run(definition.create_pipeline(
+      config, runtime_parameters=True, compare_with_latest_blessed=compare_with_latest_blessed),
+                   parameter_values=definition.runtime_parameter_defaults(config),
+                   write_out=False)
   spec = job['pipelineSpec']
   never_cache_input(spec)
   # TFX puts these into the PipelineJob around the spec; a spec carries them itself.
@@ -90,7 +89,8 @@ def never_cache_input(spec: Dict[str, Any]) -> None:
   steps after it then get new artifacts and run too (their cache stays on, as
   compiled, and serves reruns of a failed run).
   """
-  spec['root']['dag']['tasks'][EXAMPLE_GEN_TASK]['cachingOptions'] = {'enableCache': False}
+  task = spec['root']['dag']['tasks'][definition.EXAMPLE_GEN]
+  task['cachingOptions'] = {'enableCache': False}
 
 
 def write(document: Dict[str, Any], path: str) -> None:

@@ -26,8 +26,11 @@ import matplotlib
 matplotlib.use('Agg')
 from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
 import numpy as np
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
+from tfx.types import standard_component_specs as specs
+from tfx.utils import path_utils
 
 from components import data_gate
 from components import features
@@ -36,6 +39,7 @@ from components import metrics as metrics_lib
 from components import multilabel_metrics
 from components import run_records
 from components.example_gen import executor as example_gen_executor
+from pipeline import definition
 from pipeline import run_summary
 from pipeline.config import PipelineConfig
 from serving.predictor import Predictor
@@ -101,25 +105,28 @@ class ReportData:
 def gather(summary: Dict[str, Any]) -> ReportData:
   """Reads everything the report shows from the run's artifacts."""
   artifacts = summary['artifacts']
-  data_report = run_records.DataReport.read(
-      artifacts['ArxivExampleGen'][example_gen_executor.DATA_REPORT_KEY])
-  model_run = artifacts['Trainer']['model_run']
+  example_gen = artifacts[definition.EXAMPLE_GEN]
+  data_report = run_records.DataReport.read(example_gen[example_gen_executor.DATA_REPORT_KEY])
+  model_run = artifacts[definition.TRAINER][specs.MODEL_RUN_KEY]
   training = run_records.TrainingRecord.read(model_run)
   curves = {}
   for curve in run_records.CURVES:
     with open(run_records.curve_path(model_run, curve), 'rb') as f:
       curves[curve] = f.read()
-  evaluation_uri = artifacts['Evaluator']['evaluation']
+  evaluation_uri = artifacts[definition.EVALUATOR][specs.EVALUATION_KEY]
   slices = load_slices(evaluation_uri)
   blessed = bool(summary.get('blessed'))
-  baseline_uri = artifacts.get('latest_blessed_model_resolver', {}).get('model')
+  baseline_uri = artifacts.get(definition.LATEST_BLESSED_MODEL_RESOLVER, {}).get(
+      specs.MODEL_KEY)
   baseline_labels = []
   if baseline_uri and slices[0].baseline:
-    baseline_labels = labels_lib.read_vocabulary(
-        os.path.join(baseline_uri, 'Format-Serving', 'assets', features.LABEL_VOCABULARY))
+    baseline_labels = labels_lib.read_vocabulary(os.path.join(
+        path_utils.serving_model_path(baseline_uri), tf.saved_model.ASSETS_DIRECTORY,
+        features.LABEL_VOCABULARY))
   labels = list(training.label_thresholds)
-  papers = read_test_papers(artifacts['ArxivExampleGen']['examples'])
-  predictor = Predictor(os.path.join(artifacts['Trainer']['model'], 'Format-Serving'))
+  papers = read_test_papers(example_gen[example_gen_executor.EXAMPLES_KEY])
+  predictor = Predictor(path_utils.serving_model_path(
+      artifacts[definition.TRAINER][specs.MODEL_KEY]))
   # Every paper's probabilities in one model call; the shown examples' labels too.
   probabilities = predictor.outputs([p['abstract'] for p in papers],
                                     [p['title'] for p in papers])[features.PROBABILITIES_KEY]

@@ -35,6 +35,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 
 from components import errors
 from pipeline import beam_presets
+from pipeline import definition
 from pipeline import report
 from pipeline import run_summary
 from pipeline.config import MysqlMetadata, PipelineConfig
@@ -147,7 +148,7 @@ def run(config: PipelineConfig) -> dict:
       config.stop_after) else None
   tfx.orchestration.LocalDagRunner().run(pipeline, run_options=run_options)
   summary = run_summary.collect(config)
-  if 'Evaluator' in summary['artifacts']:
+  if definition.EVALUATOR in summary['artifacts']:
     summary['report'] = report.write(
         summary, report.report_directory(config.output_root, summary['run_id']))
   summary['wall_seconds'] = round(time.monotonic() - started, 1)

@@ -5,19 +5,21 @@ per split; how many labels and n-grams; how long each component took; how good t
 model is on the test split; whether it was blessed and where it was pushed.
 """
 
-import glob
 import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+import tensorflow_transform as tft
+from tfx.types import standard_component_specs as specs
 
 from components import data_gate
 from components import evaluation
 from components import features
 from components import run_records
 from components.example_gen import executor as example_gen_executor
+from pipeline import definition
 from pipeline.config import PipelineConfig
 
 SUMMARY_FILE = 'run_summary.json'
@@ -60,25 +62,25 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
       'artifacts': {node: {key: found[0].uri for key, found in by_key.items()}
                     for node, by_key in outputs.items() if by_key},
   }
-  report = artifact('ArxivExampleGen', example_gen_executor.DATA_REPORT_KEY)
+  report = artifact(definition.EXAMPLE_GEN, example_gen_executor.DATA_REPORT_KEY)
   if report:
     data = run_records.DataReport.read(report.uri)
     summary['data_path'] = data.input_pattern
     summary['data'] = data.model_dump(include={
         'rows_read', 'rows_dropped', 'dropped_examples', 'rows_kept', 'split_sizes',
         'label_combinations_kept', 'spans'})
-  anomalies = artifact('ExampleValidator', 'anomalies')
+  anomalies = artifact(definition.EXAMPLE_VALIDATOR, specs.ANOMALIES_KEY)
   if anomalies:
     summary['anomalies'] = data_gate.read_anomalies(anomalies.uri)
-  data_check = artifact('DataGate', 'data_check')
+  data_check = artifact(definition.DATA_GATE, data_gate.DATA_CHECK_KEY)
   if data_check:
     summary['data_check'] = _read_json(os.path.join(data_check.uri, data_gate.DATA_CHECK_FILE))
-  transform_graph = artifact('Transform', 'transform_graph')
+  transform_graph = artifact(definition.TRANSFORM, specs.TRANSFORM_GRAPH_KEY)
   if transform_graph:
-    assets = os.path.join(transform_graph.uri, 'transform_fn', 'assets')
-    summary['vocabularies'] = {name: _count_lines(os.path.join(assets, name)) for name in
+    transform_output = tft.TFTransformOutput(transform_graph.uri)
+    summary['vocabularies'] = {name: transform_output.vocabulary_size_by_name(name) for name in
                                (features.NGRAM_VOCABULARY, features.LABEL_VOCABULARY)}
-  model_run = artifact('Trainer', 'model_run')
+  model_run = artifact(definition.TRAINER, specs.MODEL_RUN_KEY)
   if model_run:
     record = run_records.TrainingRecord.read(model_run.uri)
     summary['model'] = record.model_dump(include={
@@ -87,13 +89,13 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
     summary['model']['best_val_micro_f1'] = record.best_val_micro_f1
     summary['model']['training_curves'] = sorted(
         run_records.curve_path(model_run.uri, curve) for curve in run_records.CURVES)
-  evaluation_artifact = artifact('Evaluator', 'evaluation')
+  evaluation_artifact = artifact(definition.EVALUATOR, specs.EVALUATION_KEY)
   if evaluation_artifact:
     summary['test_metrics'] = evaluation.load_overall_metrics(evaluation_artifact.uri)
-  blessing = artifact('Evaluator', 'blessing')
+  blessing = artifact(definition.EVALUATOR, specs.BLESSING_KEY)
   if blessing:
     summary['blessed'] = bool(_custom_property(blessing, 'blessed'))
-  pushed = artifact('Pusher', 'pushed_model')
+  pushed = artifact(definition.PUSHER, specs.PUSHED_MODEL_KEY)
   if pushed:
     summary['pushed'] = bool(_custom_property(pushed, 'pushed'))
     summary['pushed_model_path'] = _custom_property(pushed, 'pushed_destination') or None
@@ -159,28 +161,28 @@ def component_line(summary: Dict[str, Any], node: str) -> str:
 
 def _key_figure(summary: Dict[str, Any], node: str) -> str:
   data, model = summary.get('data'), summary.get('model')
-  if node == 'ArxivExampleGen' and data:
+  if node == definition.EXAMPLE_GEN and data:
     dropped = sum(data['rows_dropped'].values())
     return (f'{data["rows_kept"]:,} papers kept of {data["rows_read"]:,} ({dropped:,} '
             'dropped); ' + ', '.join(f'{split} {n:,}' for split, n in
                                     data['split_sizes'].items()))
-  if node == 'ExampleValidator' and 'anomalies' in summary:
+  if node == definition.EXAMPLE_VALIDATOR and 'anomalies' in summary:
     return f'schema anomalies: {len(summary["anomalies"]) or "none"}'
-  if node == 'DataGate' and summary.get('data_check'):
+  if node == definition.DATA_GATE and summary.get('data_check'):
     check = summary['data_check']
     return f'data check: {check["verdict"]}' + (
         f' ({len(check["problems"])} problems)' if check['problems'] else '')
-  if node == 'Transform' and summary.get('vocabularies'):
+  if node == definition.TRANSFORM and summary.get('vocabularies'):
     counts = summary['vocabularies']
     return (f'vocabulary {counts[features.NGRAM_VOCABULARY]:,} n-grams, '
             f'{counts[features.LABEL_VOCABULARY]:,} labels')
-  if node == 'Trainer' and model:
+  if node == definition.TRAINER and model:
     return (f'{model["epochs_run"]} epochs, best {model["best_epoch"]} '
             f'(eval micro-F1 {model["best_val_micro_f1"]:.3f} at 0.5)')
-  if node == 'Evaluator' and 'test_metrics' in summary:
+  if node == definition.EVALUATOR and 'test_metrics' in summary:
     return (f'test micro-F1 {summary["test_metrics"].get("micro_f1", float("nan")):.3f}; ' +
             ('blessed' if summary.get('blessed') else 'not blessed'))
-  if node == 'Pusher' and 'pushed' in summary:
+  if node == definition.PUSHER and 'pushed' in summary:
     return f'pushed {summary["pushed_model_path"]}' if summary['pushed'] else 'not pushed'
   return ''
 
@@ -219,11 +221,6 @@ def _custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
   if value is None:
     return None
   return getattr(value, value.WhichOneof('value'))
-
-
-def _count_lines(path: str) -> int:
-  with open(path, 'rb') as f:
-    return sum(1 for _ in f)
 
 
 def _read_json(path: str) -> Dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pipeline import beam_presets
+from pipeline import definition
 from pipeline import kfp_spec
 from pipeline import run_vertex
 from pipeline.config import MysqlMetadata, PipelineConfig, REPOSITORY_ROOT
@@ -63,10 +64,10 @@ def test_the_spec_is_schema_2_1_and_only_the_data_reading_step_skips_the_cache(c
   tasks = spec['root']['dag']['tasks']
   # New files under the same glob must reach the model: ExampleGen's cache key would
   # be the glob alone. The others keep the caching TFX compiled (resolvers: none).
-  assert tasks[kfp_spec.EXAMPLE_GEN_TASK]['cachingOptions'] == {'enableCache': False}
+  assert tasks[definition.EXAMPLE_GEN]['cachingOptions'] == {'enableCache': False}
   assert {name for name, task in tasks.items()
           if task.get('cachingOptions', {}).get('enableCache')} == (
-              set(tasks) - {kfp_spec.EXAMPLE_GEN_TASK} - {
+              set(tasks) - {definition.EXAMPLE_GEN} - {
                   name for name in tasks if name.startswith(RESOLVER)})
 
 
@@ -75,7 +76,7 @@ def test_the_kubeflow_package_has_no_resolver_and_carries_the_parameter_defaults
   tasks = kubeflow_package['root']['dag']['tasks']
   assert not any(name.startswith(RESOLVER) for name in tasks)
   assert 'baseline_model' not in tasks['Evaluator']['inputs'].get('artifacts', {})
-  assert tasks[kfp_spec.EXAMPLE_GEN_TASK]['cachingOptions'] == {'enableCache': False}
+  assert tasks[definition.EXAMPLE_GEN]['cachingOptions'] == {'enableCache': False}
   parameters = kubeflow_package['root']['inputDefinitions']['parameters']
   assert set(parameters) == set(RUNTIME_PARAMETERS)
   assert parameters['data_path']['defaultValue'] == (
