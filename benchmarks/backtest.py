@@ -54,7 +54,8 @@ def backtest_month(data: str, month: str, output_root: str, pipeline_flags: List
   """Trains on the months before `month` and scores both models on it."""
   summary = bench.run_pipeline(data, output_root, ['--last-span', month] + pipeline_flags)
   examples_uri = summary['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
-  train, eval_, test = (bench.read_split(examples_uri, split) for split in features.SPLITS)
+  train, eval_, test = (example_gen_executor.read_papers(examples_uri, split)
+                        for split in features.SPLITS)
   # The trained model, blessed or not: a backtest scores every month's model.
   predictor = Predictor(path_utils.serving_model_path(
       summary['artifacts'][definition.TRAINER][specs.MODEL_KEY]))

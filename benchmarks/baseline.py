@@ -14,19 +14,19 @@ import numpy as np
 
 from components import labels as labels_lib
 from components import metrics as metrics_lib
-
-Paper = Tuple[str, str, Tuple[str, ...]]  # title, abstract, labels
-
-
-def text_of(paper: Paper) -> str:
-  return f'{paper[0]}. {paper[1]}'
+from components.example_gen.executor import ExamplePaper
 
 
-def multi_hot(papers: Sequence[Paper], labels: Sequence[str]) -> np.ndarray:
-  return labels_lib.names_to_multi_hot([paper[2] for paper in papers], labels)
+def text_of(paper: ExamplePaper) -> str:
+  return f'{paper.title}. {paper.abstract}'
 
 
-def logistic_regression(train: List[Paper], eval_: List[Paper], test: List[Paper],
+def multi_hot(papers: Sequence[ExamplePaper], labels: Sequence[str]) -> np.ndarray:
+  return labels_lib.names_to_multi_hot([paper.labels for paper in papers], labels)
+
+
+def logistic_regression(train: List[ExamplePaper], eval_: List[ExamplePaper],
+                        test: List[ExamplePaper],
                         labels: Sequence[str],
                         max_features: int) -> Tuple[Dict[str, float], np.ndarray, float]:
   """Fits TF-IDF + one-vs-rest logistic regression.
@@ -71,11 +71,11 @@ def logistic_regression(train: List[Paper], eval_: List[Paper], test: List[Paper
   return result, test_p, global_threshold
 
 
-def reference_vocabulary_size(train: List[Paper]) -> int:
+def reference_vocabulary_size(train: List[ExamplePaper]) -> int:
   """The reference's `max_tokens`: distinct lower-cased whitespace tokens of train."""
   vocabulary = set()
   for paper in train:
-    vocabulary.update(paper[1].lower().split())
+    vocabulary.update(paper.abstract.lower().split())
   return len(vocabulary)
 
 

@@ -48,17 +48,6 @@ _PREDICT_BATCH = 512
 _RESAMPLES = 1000
 
 
-def read_split(examples_uri: str, split: str) -> List[baseline.Paper]:
-  """(title, abstract, labels) of every example ArxivExampleGen wrote to a split."""
-  papers = []
-  for example in example_gen_executor.read_split(examples_uri, split):
-    feature = example.features.feature
-    papers.append((feature[features.TITLE_KEY].bytes_list.value[0].decode(),
-                   feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),
-                   tuple(v.decode() for v in feature[features.LABELS_KEY].bytes_list.value)))
-  return papers
-
-
 def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[str, Any]:
   """Runs the pipeline from scratch in a child process; returns its run summary.
 
@@ -75,13 +64,14 @@ def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[st
 
 
 def model_predictions(predictor: Predictor,
-                      test: List[baseline.Paper]) -> Tuple[np.ndarray, np.ndarray]:
+                      test: List[example_gen_executor.ExamplePaper]
+                      ) -> Tuple[np.ndarray, np.ndarray]:
   """A pushed model's test probabilities through its serving signature, and the
   thresholds it serves."""
   probabilities = []
   for start in range(0, len(test), _PREDICT_BATCH):
     batch = test[start:start + _PREDICT_BATCH]
-    predictions = predictor.predict([p[1] for p in batch], [p[0] for p in batch])
+    predictions = predictor.predict([p.abstract for p in batch], [p.title for p in batch])
     probabilities.extend([[pred.probabilities[label] for label in predictor.labels]
                           for pred in predictions])
   return np.array(probabilities), np.array(predictor.thresholds)
@@ -152,7 +142,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   summary = run_pipeline(args.data, os.path.join(args.output_root, 'pipeline'),
                          args.pipeline_flag)
   examples_uri = summary['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
-  train, eval_, test = (read_split(examples_uri, split) for split in features.SPLITS)
+  train, eval_, test = (example_gen_executor.read_papers(examples_uri, split)
+                        for split in features.SPLITS)
   record = run_records.TrainingRecord.read(
       summary['artifacts'][definition.TRAINER][specs.MODEL_RUN_KEY])
   epoch_times = record.history['train_seconds']

@@ -42,7 +42,7 @@ from components.example_gen import executor as example_gen_executor
 from pipeline import definition
 from pipeline import run_summary
 from pipeline.config import PipelineConfig
-from serving.predictor import Predictor
+from serving.predictor import Prediction, Predictor
 
 REPORT_HTML = 'report.html'
 REPORT_MARKDOWN = 'report.md'
@@ -90,7 +90,7 @@ class ReportData:
   labels: List[str]
   thresholds: List[float]
   baseline_labels: List[str]
-  examples: List[Dict[str, Any]]
+  examples: List[Tuple[example_gen_executor.ExamplePaper, Prediction]]
   # Bootstrap over the test papers: 'a' this model, 'b' the label-priors baseline,
   # 'a_minus_b'; {metric: {'estimate', 'low', 'high'}}.
   intervals: Dict[str, Dict[str, Dict[str, float]]]
@@ -124,17 +124,15 @@ def gather(summary: Dict[str, Any]) -> ReportData:
         path_utils.serving_model_path(baseline_uri), tf.saved_model.ASSETS_DIRECTORY,
         features.LABEL_VOCABULARY))
   labels = list(training.label_thresholds)
-  papers = read_test_papers(example_gen[example_gen_executor.EXAMPLES_KEY])
+  papers = example_gen_executor.read_papers(example_gen[example_gen_executor.EXAMPLES_KEY],
+                                           features.TEST_SPLIT)
   predictor = Predictor(path_utils.serving_model_path(
       artifacts[definition.TRAINER][specs.MODEL_KEY]))
   # Every paper's probabilities in one model call; the shown examples' labels too.
-  probabilities = predictor.outputs([p['abstract'] for p in papers],
-                                    [p['title'] for p in papers])[features.PROBABILITIES_KEY]
+  probabilities = predictor.outputs([p.abstract for p in papers],
+                                    [p.title for p in papers])[features.PROBABILITIES_KEY]
   shown = papers[:_EXAMPLES_SHOWN]
-  for paper, prediction in zip(shown, predictor.predict([p['abstract'] for p in shown],
-                                                        [p['title'] for p in shown])):
-    paper['predicted'] = prediction.labels
-    paper['top_k'] = prediction.top_k
+  predictions = predictor.predict([p.abstract for p in shown], [p.title for p in shown])
   intervals, prior_labels = compare_with_priors(papers, probabilities, predictor, data_report)
   return ReportData(
       summary=summary,
@@ -147,7 +145,7 @@ def gather(summary: Dict[str, Any]) -> ReportData:
       labels=labels,
       thresholds=list(training.label_thresholds.values()),
       baseline_labels=baseline_labels,
-      examples=papers[:_EXAMPLES_SHOWN],
+      examples=list(zip(shown, predictions)),
       intervals=intervals,
       prior_labels=prior_labels,
       test_papers=len(papers))
@@ -215,20 +213,7 @@ def _threshold_reasons(metric: tfma.MetricConfig, threshold: tfma.MetricThreshol
   return reasons
 
 
-def read_test_papers(examples_uri: str) -> List[Dict[str, Any]]:
-  """Every test-split paper: title, abstract, true labels."""
-  papers = []
-  for example in example_gen_executor.read_split(examples_uri, features.TEST_SPLIT):
-    feature = example.features.feature
-    papers.append({
-        'title': feature[features.TITLE_KEY].bytes_list.value[0].decode(),
-        'abstract': feature[features.ABSTRACT_KEY].bytes_list.value[0].decode(),
-        'labels': [v.decode() for v in feature[features.LABELS_KEY].bytes_list.value],
-    })
-  return papers
-
-
-def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
+def compare_with_priors(papers: List[example_gen_executor.ExamplePaper], probabilities: np.ndarray, predictor: Predictor,
                         data_report: run_records.DataReport
                         ) -> Tuple[Dict[str, Any], List[str]]:
   """This model against the label-priors baseline on the same test papers, with 95%
@@ -238,7 +223,7 @@ def compare_with_priors(papers, probabilities: np.ndarray, predictor: Predictor,
   that admits the most frequent labels as eval's counts favour: what a model that
   never reads the abstract scores. Labels are the model's (as the Evaluator's are)."""
   labels = predictor.labels
-  truth = labels_lib.names_to_multi_hot([paper['labels'] for paper in papers], labels)
+  truth = labels_lib.names_to_multi_hot([paper.labels for paper in papers], labels)
   sizes, counts = data_report.split_sizes, data_report.label_counts
   train_shares = np.array([counts[features.TRAIN_SPLIT].get(label, 0) for label in labels],
                           np.float64) / max(sizes[features.TRAIN_SPLIT], 1)
@@ -529,15 +514,15 @@ def render_html(data: ReportData) -> str:
                    for t, p, n in pairs[:15]) + '</table>')
 
   parts.append('<h2>Examples from the test split</h2>')
-  for paper in data.examples:
-    true = set(paper['labels'])
+  for paper, prediction in data.examples:
+    true = set(paper.labels)
     tags = ''.join(f'<span class="tag {"hit" if label in true else "miss"}">{esc(label)}</span>'
-                   for label in paper['predicted']) or '<span class="muted">none</span>'
-    top = ', '.join(f'{esc(label)} {p:.2f}' for label, p in paper['top_k'])
-    abstract = paper['abstract'] if len(paper['abstract']) < 600 else (
-        paper['abstract'][:600] + '…')
-    parts.append(f'<div class="paper"><b>{esc(paper["title"])}</b><p>{esc(abstract)}</p>'
-                 f'<p>True: {"".join(f"<span class=tag>{esc(l)}</span>" for l in paper["labels"])}'
+                   for label in prediction.labels) or '<span class="muted">none</span>'
+    top = ', '.join(f'{esc(label)} {p:.2f}' for label, p in prediction.top_k)
+    abstract = paper.abstract if len(paper.abstract) < 600 else (
+        paper.abstract[:600] + '…')
+    parts.append(f'<div class="paper"><b>{esc(paper.title)}</b><p>{esc(abstract)}</p>'
+                 f'<p>True: {"".join(f"<span class=tag>{esc(l)}</span>" for l in paper.labels)}'
                  f'<br>Predicted: {tags}<br><span class="muted">Top 3: {top}</span></p></div>')
   parts.append('</body></html>')
   return '\n'.join(parts)

@@ -499,12 +499,38 @@ def to_example(paper: records.Paper, span: Optional[int] = None) -> tf.train.Exa
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+class ExamplePaper(NamedTuple):
+  """A paper as ArxivExampleGen wrote it into a split (its CSV source is not kept)."""
+  title: str
+  abstract: str
+  labels: Tuple[str, ...]
+  span: Optional[int] = None  # With monthly input, its month's span number.
+
+
+def from_example(example: tf.train.Example) -> ExamplePaper:
+  """The paper `to_example` wrote into `example`."""
+  feature = example.features.feature
+
+  def strings(key):
+    return tuple(value.decode('utf-8') for value in feature[key].bytes_list.value)
+
+  (title,), (abstract,) = strings(features.TITLE_KEY), strings(features.ABSTRACT_KEY)
+  span = (feature[features.SPAN_KEY].int64_list.value[0]
+          if features.SPAN_KEY in feature else None)
+  return ExamplePaper(title, abstract, strings(features.LABELS_KEY), span)
+
+
 def read_split(examples_uri: str, split: str) -> Iterator[tf.train.Example]:
   """Every example ArxivExampleGen wrote to `split` of the Examples at `examples_uri`."""
   files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}',
                                         _RECORD_FILE_PREFIX + '*')))
   for record in tf.data.TFRecordDataset(files):
     yield tf.train.Example.FromString(record.numpy())
+
+
+def read_papers(examples_uri: str, split: str) -> List[ExamplePaper]:
+  """Every paper ArxivExampleGen wrote to `split`, in file order."""
+  return [from_example(example) for example in read_split(examples_uri, split)]
 
 
 def write_report(directory: str, pattern: str, window: InputWindow, totals: Dict[Any, int],
