@@ -199,11 +199,15 @@ def DataGate(  # pylint: disable=invalid-name
     anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
     data_report: tfx.dsl.components.InputArtifact[DataReport],
     data_check: tfx.dsl.components.OutputArtifact[DataCheck],
-    on_problem: tfx.dsl.components.Parameter[str] = 'warn',
-    max_length_divergence: tfx.dsl.components.Parameter[float] = 0.1,
-    max_vocabulary_divergence: tfx.dsl.components.Parameter[float] = 0.1):
+    on_problem: tfx.dsl.components.Parameter[str],
+    max_length_divergence: tfx.dsl.components.Parameter[float],
+    max_vocabulary_divergence: tfx.dsl.components.Parameter[float]):
   """Writes the data check; raises DataProblem when there is one and `on_problem` is
-  'stop', which ends the run before Transform."""
+  'stop', which ends the run before Transform.
+
+  The parameters have no defaults here: PipelineConfig (`on_data_problem`,
+  `max_length_divergence`, `max_vocabulary_divergence`) is their one source.
+  """
   schema_proto = io_utils.SchemaReader().read(
       io_utils.get_only_uri_in_dir(schema.uri))
   report = run_records.DataReport.read(data_report.uri)
