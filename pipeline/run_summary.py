@@ -20,6 +20,7 @@ from components import features
 from components import run_records
 from components.example_gen import executor as example_gen_executor
 from pipeline import definition
+from pipeline import formatting
 from pipeline.config import PipelineConfig
 
 SUMMARY_FILE = 'run_summary.json'
@@ -114,18 +115,16 @@ def format_summary(summary: Dict[str, Any]) -> str:
   lines = [f'Run {summary["run_id"]} of {summary["pipeline_name"]}']
   data = summary.get('data')
   if data:
-    dropped = {reason: n for reason, n in data['rows_dropped'].items() if n}
-    lines.append(f'  rows read {data["rows_read"]:,}, kept {data["rows_kept"]:,}, '
-                 f'dropped {sum(dropped.values()):,} {dropped or ""}'.rstrip())
+    lines.append(f'  rows read {data["rows_read"]:,}, kept {data["rows_kept"]:,}, dropped '
+                 f'{sum(data["rows_dropped"].values()):,} '
+                 f'({formatting.dropped(data["rows_dropped"])})')
     for reason, examples in data['dropped_examples'].items():
       first = examples[0]
       lines.append(f'    first {reason}: {first["file"]} record {first["record"]:,}, '
                    f'{first["detail"][:120]}')
-    lines.append('  split sizes ' + ', '.join(
-        f'{split} {n:,}' for split, n in data['split_sizes'].items()))
-    if data.get('spans'):
-      lines.append('  spans ' + ', '.join(
-          f'{split} {span_range(names)}' for split, names in data['spans'].items()))
+    lines.append('  split sizes ' + formatting.split_sizes(data['split_sizes']))
+    if data['spans']:
+      lines.append('  spans ' + formatting.months(data['spans']))
   if 'anomalies' in summary:
     lines.append('  schema anomalies: ' + (json.dumps(summary['anomalies'])
                                            if summary['anomalies'] else 'none'))
@@ -137,13 +136,14 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.extend(f'    {problem}' for problem in check['problems'])
   model = summary.get('model')
   if model:
-    lines.append(f'  labels {model["num_labels"]}, vocabulary {model["vocabulary_size"]:,} '
-                 f'n-grams, {model["parameters"]:,} parameters; {model["epochs_run"]} '
-                 f'epochs (best {model["best_epoch"]}), global threshold {model["threshold"]}')
+    lines.append('  ' + formatting.training(
+        model['epochs_run'], model['best_epoch'], model['num_labels'],
+        model['vocabulary_size'], model['parameters'], model['threshold']))
   metrics = summary.get('test_metrics')
   if metrics:
     lines.append('  test ' + ', '.join(
-        f'{name} {metrics[name]:.4f}' for name in HEADLINE_METRICS if name in metrics))
+        f'{name} {formatting.number(metrics[name])}'
+        for name in HEADLINE_METRICS if name in metrics))
   if 'blessed' in summary:
     lines.append(f'  blessed: {"yes" if summary["blessed"] else "no"}; pushed: ' +
                  (summary['pushed_model_path'] if summary.get('pushed') else 'no'))
@@ -164,8 +164,7 @@ def _key_figure(summary: Dict[str, Any], node: str) -> str:
   if node == definition.EXAMPLE_GEN and data:
     dropped = sum(data['rows_dropped'].values())
     return (f'{data["rows_kept"]:,} papers kept of {data["rows_read"]:,} ({dropped:,} '
-            'dropped); ' + ', '.join(f'{split} {n:,}' for split, n in
-                                    data['split_sizes'].items()))
+            'dropped); ' + formatting.split_sizes(data['split_sizes']))
   if node == definition.EXAMPLE_VALIDATOR and 'anomalies' in summary:
     return f'schema anomalies: {len(summary["anomalies"]) or "none"}'
   if node == definition.DATA_GATE and summary.get('data_check'):
@@ -190,11 +189,6 @@ def _key_figure(summary: Dict[str, Any], node: str) -> str:
 def file_name(run_id: str) -> str:
   """A run id as a file or directory name (no colons)."""
   return run_id.replace(':', '-')
-
-
-def span_range(names: List[str]) -> str:
-  """['2025-03', ..., '2026-03'] -> '2025-03..2026-03' (spans are contiguous)."""
-  return names[0] if len(names) == 1 else f'{names[0]}..{names[-1]}'
 
 
 def _node_id(store, execution: metadata_store_pb2.Execution, pipeline_name: str) -> str:
