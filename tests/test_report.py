@@ -79,7 +79,15 @@ def test_report_gives_intervals_a_baseline_and_coverage_on_a_first_run(first_run
   assert 'id="coverage"' in page and 'labels have no test papers' in page
   with open(first_run['report']['markdown'], encoding='utf-8') as f:
     markdown = f.read()
-  assert 'Against the label-priors baseline' in markdown and '> ' in markdown
+  # The Markdown carries the same facts: the verdict, the headline metric with its
+  # interval, the comparison with label priors, and the coverage warning.
+  assert '\n**Blessed and pushed.**\n' in markdown
+  assert re.search(rf'\| micro F1 \(blessing metric\) \| {micro_f1:.4f} \| {low:.3f} to '
+                   rf'{high:.3f} \| – \| – \|', markdown)
+  assert re.search(r'Against the label-priors baseline \(same test papers, 95% paired '
+                   r'bootstrap\): micro F1 [+-][0-9.]+ \([+-][0-9.]+ to [+-][0-9.]+\); ',
+                   markdown)
+  assert re.search(r'^> [0-9]+ of [0-9]+ labels have no test papers', markdown, re.M)
 
 
 def test_counts_are_integers_and_metrics_keep_their_decimals():
