@@ -11,17 +11,17 @@ Drift compares the `test` split (with monthly spans, the newest month) with the
   the `drift_comparator` threshold of `labels` in the curated schema;
 - abstract length: Jensen-Shannon divergence (base 2, 0 to 1) of the words-per-
   abstract histograms that ExampleGen counts, against `max_length_divergence`.
-  The divergence of two samples of one distribution is not 0: in 16 bins it is
-  about 0.04 for 60 test papers and 0.001 for 4,000, so a divergence counts as
-  drift only when a chi-square test of the two histograms also finds the
-  difference significant (p < 0.001), which sampling noise alone rarely is;
-- vocabulary: Jensen-Shannon divergence of the counts of train's 1,000 most
-  frequent words and of all other words (title + abstract) that ExampleGen counts,
-  against `max_vocabulary_divergence`, judged only on a test split of at least
-  200,000 words (~1,100 papers). Sampling noise alone gives a divergence of about
+  The divergence of two samples of one distribution is not 0, and the fewer test
+  papers the larger it is, so a divergence counts as drift only when a chi-square
+  test of the two histograms also finds the difference significant (p <
+  `_SIGNIFICANCE`), which sampling noise alone rarely is;
+- vocabulary: Jensen-Shannon divergence of the counts of train's most frequent
+  words and of all other words (title + abstract) that ExampleGen counts, against
+  `max_vocabulary_divergence`, judged only on a test split of at least
+  `_MIN_TEST_WORDS` words. Sampling noise alone gives a divergence of about
   (words listed) / (8 ln 2 x test words) times the burstiness of words (a paper
-  repeats its terms; ~3-4 here): ~0.015 for the bundled sample's 250-paper months,
-  ~0.004 at 200,000 words. A chi-square test cannot tell it apart, as it does for
+  repeats its terms), which on a small split exceeds the threshold
+  (docs/pipeline.md). A chi-square test cannot tell it apart, as it does for
   lengths: it takes words for independent draws and calls any two samples
   different. Beside it, the share of the test split's words that train never has
   (new terms: reported, not judged).
@@ -54,7 +54,9 @@ DATA_CHECK_FILE = 'data_check.json'
 DATA_CHECK_KEY = 'data_check'  # DataGate's output: the name of its parameter below.
 ON_PROBLEM_CHOICES = ('warn', 'stop')
 _SIGNIFICANCE = 0.001
-_MIN_TEST_WORDS = 200_000  # Fewer, and vocabulary drift is measured but not judged.
+# Fewer test words (about 1,100 papers), and vocabulary drift is measured but not
+# judged: sampling noise alone would exceed the threshold.
+_MIN_TEST_WORDS = 200_000
 _DRIFT_REASONS = (anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
                   anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH)
 

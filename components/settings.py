@@ -31,31 +31,29 @@ class TransformSettings:
 
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
-  # Early stopping usually ends sooner: in the four-month backtest on 04fe7a4 the
-  # Trainer ran 16-18 epochs, and all 20 (best 19) for 2026-03 only; ~11 s an epoch
-  # on 2 cores.
+  # A cap: early stopping usually ends training sooner (docs/quality.md has the
+  # epochs the backtest's models ran).
   max_epochs: int = 20
   early_stopping_patience: int = 3
   # What early stopping watches on eval: 'val_micro_f1' (at 0.5), or 'val_loss'. With
   # a temporal split eval is a newer month than train, whose loss rises and falls
-  # while micro-F1 still improves: backtest 2026-04, val_loss stopped at epoch 6
-  # (best 3), test micro-F1 0.647; val_micro_f1 ran to 14 (best 11), 0.684.
+  # while micro-F1 still improves: watching the loss stops training too early
+  # (docs/quality.md).
   early_stopping_monitor: str = 'val_micro_f1'
   # Large batches: a step's cost is mostly the table rows it touches, and those grow
-  # far slower than the batch (~130k distinct n-grams in 4,096 abstracts).
+  # far slower than the batch (abstracts share most of their n-grams).
   batch_size: int = 8192
   learning_rate: float = 4e-3  # Adam, dense layers.
   table_learning_rate: float = 0.03  # Sparse Adagrad, the TF-IDF table.
   dropout: float = 0.3  # Between the hidden layers.
   # Share of an abstract's n-grams dropped at random in each training step, so the
-  # model cannot rest on a few of them (full data: test micro-F1 0.706 vs 0.699).
+  # model cannot rest on a few of them (docs/quality.md: the gain on the full data).
   ngram_dropout: float = 0.3
   # In the loss, a positive example of a label rarer in train than
   # `rare_label_frequency` weighs (rare_label_frequency / its frequency) **
-  # `rare_label_weight_power` (21 for a label of 2 papers); the others weigh 1.
-  # Unweighted, the model all but never predicts the 107 labels rarer than 1%: full
-  # data, test macro-F1 0.165 vs 0.286 weighted, micro-F1 0.706 vs 0.701.
-  # Weighting every label by its odds instead costs micro-F1 (0.697).
+  # `rare_label_weight_power`; the others weigh 1. Unweighted, the model all but
+  # never predicts the rare labels: macro-F1 loses far more than micro-F1 gains.
+  # Weighting every label by its odds instead costs micro-F1 (docs/quality.md).
   rare_label_frequency: float = 0.01
   rare_label_weight_power: float = 0.5
   hidden_units: Tuple[int, ...] = (512, 256)
@@ -71,17 +69,15 @@ class TrainerSettings:
   # With monthly spans, the label mix of the newest labelled month (eval) replaces
   # the training window's in the output layer's biases: each label's logit moves by
   # logit(eval share) - logit(train share), the eval share smoothed toward the train
-  # share with `label_prior_pseudo_count` pseudo-papers. cs.LG is 27% of all papers
-  # but 12-14% of recent months; the model would otherwise keep the old mix. Backtest,
-  # global threshold: 2026-04 test micro-F1 0.684 -> 0.692, P@1 0.820 -> 0.839;
-  # 2026-05 0.670 -> 0.685, 0.805 -> 0.819 (pseudo-counts 10 to 200 within 0.001).
+  # share with `label_prior_pseudo_count` pseudo-papers. Label shares move from month
+  # to month (cs.LG's most of all); the model would otherwise keep the window's mix.
+  # docs/quality.md has the backtest's gain and how little the pseudo-count matters.
   adapt_label_prior: bool = True
   label_prior_pseudo_count: float = 50.0
   # One decision threshold for all labels (best eval micro-F1), or also one per label.
-  # Under drift, per-label thresholds tuned on the month before cost micro-F1 on the
-  # next (backtest, 4 models: -0.005 to -0.024) for +0.007 to +0.021 macro-F1; on a
-  # random split of the full data they were even (micro-F1 0.702 global, 0.701 per
-  # label; macro-F1 0.284 / 0.286).
+  # Off: under drift, per-label thresholds tuned on the month before cost more
+  # micro-F1 on the next month than they gain in macro-F1, and on a random split they
+  # were even (docs/quality.md).
   per_label_thresholds: bool = False
   # With per-label thresholds: a label gets its own when the eval split has this
   # many positives of it, shrunk toward the global one as if the global one had been

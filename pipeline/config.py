@@ -65,9 +65,9 @@ class PipelineConfig:
 
   # DataGate, before Transform: schema anomalies or drift of test from train either
   # 'stop' the run or 'warn' (reported, the run goes on). The label drift threshold
-  # is the curated schema's; abstract length's and vocabulary's are here. Each month
-  # of the full data against all the months before it: length 0.0004-0.0069,
-  # vocabulary 0.0010-0.0085 (rising with time).
+  # is the curated schema's; abstract length's and vocabulary's are here, above what
+  # each month of the full data shows against the months before it
+  # (docs/monthly.md), and the DataGate component has no defaults of its own.
   on_data_problem: str = 'warn'
   max_length_divergence: float = 0.02
   max_vocabulary_divergence: float = 0.02

@@ -99,8 +99,9 @@ def create_pipeline(
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=tfx.proto.SplitsConfig(
           analyze=[features.TRAIN_SPLIT], transform=list(features.SPLITS)),
-      # StatisticsGen already describes the raw data; statistics of ~500 n-gram ids
-      # per example would double Transform's time for nothing anyone reads.
+      # StatisticsGen already describes the raw data; statistics of the hundreds of
+      # n-gram ids per example would cost Transform much time for nothing anyone
+      # reads.
       disable_statistics=True,
       custom_config=settings.to_custom_config(config.transform)).with_id(TRANSFORM)
   # Transform waits for the data check, which ends the run when set to stop.

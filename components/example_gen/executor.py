@@ -282,8 +282,9 @@ def CleanAndSplit(files, split_uri, seed: int, file_groups: Tuple[int, ...],
          | f'ToExample[{split}]' >> beam.Map(
              lambda item: to_example(item[1], span_of_file.get(item[1].source[0]))
              .SerializeToString())
-         # Uncompressed, unlike TFX's own ExampleGen: gzip was 13 s of a 74 s run on
-         # the full data, and every later reader would pay to inflate it again.
+         # Uncompressed, unlike TFX's own ExampleGen: gzip is a large share of
+         # ExampleGen's time, and every later reader would pay to inflate it again
+         # (docs/pipeline.md has the figures).
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(split_uri(split), _RECORD_FILE_PREFIX)))
 
