@@ -403,6 +403,15 @@ class Comparison:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataCheck:
+  """The DataGate's verdict and the drift it measured."""
+  verdict: str
+  drift: Table
+  problems: List[str]
+  described: str  # Each measurement in words, in a line.
+
+
+@dataclasses.dataclass(frozen=True)
 class Paper:
   title: str
   abstract: str  # Cut to _ABSTRACT_SHOWN characters.
@@ -431,7 +440,7 @@ class ReportView:
   data: Table  # Rows read, dropped by reason, kept, per split.
   split_sizes: str
   months: str  # '' for one data set split at random.
-  data_check: Optional[Dict[str, Any]]  # verdict, drift (Table), problems, described
+  data_check: Optional[DataCheck]
   label_counts: Table
   training: str
   curves: List[Image]
@@ -471,13 +480,13 @@ def view(data: ReportData, html_path: str) -> ReportView:
                                 ('a_minus_b', 'this model − label priors'))]
   check = summary.get('data_check')
   if check:
-    check = {
-        'verdict': check['verdict'], 'problems': check['problems'],
-        'drift': Table(['what', 'measure', 'value', 'threshold', 'drifted'], [
+    check = DataCheck(
+        verdict=check['verdict'], problems=check['problems'],
+        drift=Table(['what', 'measure', 'value', 'threshold', 'drifted'], [
             Row([name, d['measure'], f'{d["value"]:.4f}', str(d['threshold']),
                  data_gate.drifted_word(d)]) for name, d in check['drift'].items()]),
-        'described': ', '.join(data_gate.describe(name, d)
-                               for name, d in check['drift'].items())}
+        described=', '.join(data_gate.describe(name, d)
+                            for name, d in check['drift'].items()))
   top_labels = list(report.label_counts[features.TRAIN_SPLIT])[:15]
   charts = []
   if results:
