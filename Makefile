@@ -6,7 +6,8 @@ INSTALLED := $(VENV)/.installed
 
 CLIENTS := .venv-clients/.installed
 
-.PHONY: run test serve bench backtest bench-scale bench-serve venv clean kubeflow image-check
+.PHONY: run test serve bench backtest bench-scale bench-serve venv clean kubeflow image-check \
+	pipeline-image
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -49,6 +50,11 @@ kubeflow: $(INSTALLED) $(CLIENTS)
 # cannot run here), and every dotted path of the compiled spec imported in it.
 image-check: $(INSTALLED)
 	tools/image/check.sh $(PYTHON) $(BIN)/python
+
+# The DAG picture in the README (docs/images/pipeline.svg), drawn from the pipeline's
+# definition; tests/test_docs.py checks that the committed one still matches it.
+pipeline-image: $(INSTALLED)
+	$(BIN)/python tools/draw_pipeline.py
 
 venv: $(INSTALLED)
 
