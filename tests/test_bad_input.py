@@ -1,6 +1,6 @@
 """Dirty input files: each case completes with the damage counted, or stops naming the file.
 
-Policies (README, "Data and its cleaning"): a bad record is dropped and counted under
+Policies (docs/data.md): a bad record is dropped and counted under
 its reason, the data report names the first ones by file, record and line; a file
 that cannot be read as our CSV at all stops the run before any Beam work.
 """
