@@ -22,17 +22,9 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
+from components import paths
+
 PROVENANCE_FILE = os.path.join('assets.extra', 'provenance.json')
-_STAGING_PREFIX = '.staging-'
-
-
-def version_directories(serving_root: str) -> List[str]:
-  """Published versions under a serving root, oldest first (staging ones excluded)."""
-  if not fileio.isdir(serving_root):
-    return []
-  names = [name.rstrip('/') for name in fileio.listdir(serving_root)]
-  return [os.path.join(serving_root, name)
-          for name in sorted((n for n in names if n.isdigit()), key=int)]
 
 
 def _provenance(version_dir: str) -> Dict[str, Any]:
@@ -66,18 +58,20 @@ class Executor(tfx_pusher_executor.Executor):
   @staticmethod
   def _serving_version_of(serving_root: str, model_uri: str) -> Optional[str]:
     """The newest version, if it already holds this Trainer model."""
-    versions = version_directories(serving_root)
-    if versions and _provenance(versions[-1]).get('model_uri') == model_uri:
-      return versions[-1]
+    versions = paths.versions(serving_root)
+    if versions:
+      newest = paths.version_dir(serving_root, versions[-1])
+      if _provenance(newest).get('model_uri') == model_uri:
+        return newest
     return None
 
   @staticmethod
   def _publish(model_path: str, model_uri: str, serving_root: str) -> str:
-    versions = version_directories(serving_root)
-    newest = int(os.path.basename(versions[-1])) if versions else 0
-    version = str(max(int(time.time()), newest + 1))  # Versions only ever increase.
-    staging = os.path.join(serving_root, _STAGING_PREFIX + version)
-    final = os.path.join(serving_root, version)
+    versions = paths.versions(serving_root)
+    # Versions only ever increase.
+    version = max(int(time.time()), versions[-1] + 1 if versions else 0)
+    staging = os.path.join(serving_root, paths.STAGING_PREFIX + str(version))
+    final = paths.version_dir(serving_root, version)
     io_utils.copy_dir(model_path, staging)
     fileio.makedirs(os.path.dirname(os.path.join(staging, PROVENANCE_FILE)))
     with fileio.open(os.path.join(staging, PROVENANCE_FILE), 'w') as f:

@@ -11,16 +11,15 @@ from typing import Optional, Tuple
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components import settings
+from components import paths, settings
+from components.paths import DEFAULT_OUTPUT_ROOT, REPOSITORY_ROOT
 
-REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One file to split at random: the reference's recipe.
 SAMPLE_DATA = os.path.join(REPOSITORY_ROOT, 'data', 'arxiv_sample.csv.gz')
 # One file per arXiv month, as data arrives in production (250 papers each).
 MONTHLY_SAMPLE = os.path.join(REPOSITORY_ROOT, 'data', 'monthly',
                               'arxiv_sample_{YYYY}-{MM}.csv.gz')
 SCHEMA_PATH = os.path.join(REPOSITORY_ROOT, 'schema', 'schema.pbtxt')
-DEFAULT_OUTPUT_ROOT = os.path.join(REPOSITORY_ROOT, 'outputs')
 
 # Where the Dockerfile puts the repository inside the pipeline image.
 IMAGE_REPOSITORY_ROOT = '/pipeline'
@@ -43,7 +42,7 @@ class MysqlMetadata:
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
-  pipeline_name: str = 'arxiv-subject-areas'
+  pipeline_name: str = paths.PIPELINE_NAME
   # A span pattern ({YYYY}-{MM} or {SPAN}: split by time, the newest span is test), or
   # a CSV file or glob (split at random); .csv and .csv.gz.
   data_path: str = MONTHLY_SAMPLE
@@ -116,5 +115,4 @@ class PipelineConfig:
 
   @property
   def serving_model_dir(self) -> str:
-    """Pusher's destination: one numbered version directory per pushed model."""
-    return os.path.join(self.output_root, 'serving_model', self.pipeline_name)
+    return paths.serving_root(self.output_root, self.pipeline_name)

@@ -15,9 +15,9 @@ import prometheus_client
 from components import features
 
 _PREFIX = 'arxiv_serving'
-# Single abstracts are the common case; the server caps a batch (256 by default).
+# Single abstracts are the common case; the server caps a batch (max_batch_size).
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-# Milliseconds to a minute: a prediction takes ~5 ms, a large batch ~1 s.
+# Milliseconds to a minute: from one abstract's prediction to a large batch's.
 _LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import features
+from components import paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,24 +18,15 @@ class Prediction:
   probabilities: Dict[str, float]  # Every label's probability.
 
 
-def serving_versions(serving_root: str) -> List[int]:
-  """Numbered versions under a serving root that hold a SavedModel, newest first."""
-  names = tf.io.gfile.listdir(serving_root) if tf.io.gfile.isdir(serving_root) else []
-  return sorted((int(name.rstrip('/')) for name in names
-                 if name.rstrip('/').isdigit() and tf.io.gfile.exists(
-                     os.path.join(serving_root, name.rstrip('/'), 'saved_model.pb'))),
-                reverse=True)
-
-
 def resolve_model_dir(path: str) -> str:
   """A SavedModel directory itself, or the newest numbered version under a serving root."""
   if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
     return path
-  versions = serving_versions(path)
+  versions = paths.versions(path)
   if not versions:
     raise FileNotFoundError(f'no SavedModel in {path!r} nor in a numbered version under it '
                             '(run the pipeline first: make run)')
-  return os.path.join(path, str(versions[0]))
+  return paths.version_dir(path, versions[-1])
 
 
 class Predictor:

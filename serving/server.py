@@ -30,7 +30,6 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -47,11 +46,11 @@ import tornado.netutil
 import tornado.web
 
 from components import features
-from pipeline.config import PipelineConfig
+from components import paths
 from serving import metrics as metrics_lib
 from serving import page
 from serving import protocol
-from serving.predictor import Predictor, serving_versions
+from serving.predictor import Predictor
 from serving.protocol import RequestError
 
 access_log = logging.getLogger('serving.access')
@@ -63,8 +62,8 @@ METRICS_PATH = '/monitoring/prometheus/metrics'
 @dataclasses.dataclass(frozen=True)
 class ServerSettings:
   """Where the model comes from, where the server listens, and what it accepts."""
-  serving_root: str = PipelineConfig().serving_model_dir
-  model_name: str = PipelineConfig().pipeline_name
+  serving_root: str = paths.DEFAULT_SERVING_ROOT
+  model_name: str = paths.PIPELINE_NAME
   host: str = '127.0.0.1'  # Loopback unless told otherwise.
   port: int = 8501  # TF Serving's REST port.
   max_body_bytes: int = 1 << 20
@@ -77,8 +76,8 @@ class ServerSettings:
   header_seconds: float = 10.0
   body_seconds: float = 30.0
   max_connections: int = 256
-  # Model calls at once. TensorFlow releases the GIL, so more than the cores helps:
-  # 8 concurrent single-abstract clients, 2 cores: 226 requests/s with 8, 185 with 2.
+  # Model calls at once. TensorFlow releases the GIL during a call, so more threads than
+  # cores keep the cores busy while other threads parse requests and encode answers.
   prediction_threads: int = 8
   shutdown_seconds: float = 10.0  # On SIGTERM: how long requests in flight may finish.
 
@@ -113,13 +112,13 @@ class ModelManager:
 
   def refresh(self) -> None:
     """Loads the newest version if it is not the one serving and has not failed before."""
-    versions = serving_versions(self.serving_root)
+    versions = paths.versions(self.serving_root)
     current = self.current
-    if not versions or (current and current[0] == versions[0]) or versions[0] in self._failed:
+    if not versions or (current and current[0] == versions[-1]) or versions[-1] in self._failed:
       return
-    version = versions[0]
+    version = versions[-1]
     try:
-      predictor = Predictor(os.path.join(self.serving_root, str(version)))
+      predictor = Predictor(paths.version_dir(self.serving_root, version))
     except Exception as error:  # pylint: disable=broad-except
       # Whatever broke the load, the previous version keeps serving.
       self._failed[version] = f'{type(error).__name__}: {error}'.splitlines()[0]

@@ -7,7 +7,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 from tfx import v1 as tfx
 
-from components import pusher
+from components import paths, pusher
 
 
 def _push(tmp_path, model_name, blessed, serving_root):
@@ -34,8 +34,9 @@ def test_blessed_model_is_published_through_staging_with_its_provenance(tmp_path
   root = str(tmp_path / 'serving')
   pushed = _push(tmp_path, 'model-a', True, root)
   assert pushed.get_int_custom_property('pushed') == 1
-  [version] = pusher.version_directories(root)
-  assert os.listdir(root) == [os.path.basename(version)]  # No staging left behind.
+  [number] = paths.versions(root)
+  version = paths.version_dir(root, number)
+  assert os.listdir(root) == [str(number)]  # No staging left behind.
   assert pushed.get_string_custom_property('pushed_destination') == version
   with open(os.path.join(version, 'saved_model.pb')) as f:
     assert f.read() == 'model-a'
@@ -49,11 +50,12 @@ def test_the_same_model_is_not_published_twice_and_a_new_one_is(tmp_path):
   again = _push(tmp_path, 'model-a', True, root)
   assert again.get_string_custom_property('pushed_destination') == (
       first.get_string_custom_property('pushed_destination'))
-  assert len(pusher.version_directories(root)) == 1
-  _push(tmp_path, 'model-b', True, root)
-  versions = pusher.version_directories(root)
-  assert len(versions) == 2 and int(os.path.basename(versions[1])) > int(
-      os.path.basename(versions[0]))
+  assert len(paths.versions(root)) == 1
+  newer = _push(tmp_path, 'model-b', True, root)
+  first_version, second_version = paths.versions(root)
+  assert second_version > first_version
+  assert newer.get_string_custom_property('pushed_destination') == paths.version_dir(
+      root, second_version)
 
 
 def test_a_model_that_is_not_blessed_never_reaches_the_serving_root(tmp_path):
@@ -61,6 +63,6 @@ def test_a_model_that_is_not_blessed_never_reaches_the_serving_root(tmp_path):
   _push(tmp_path, 'model-a', True, root)
   refused = _push(tmp_path, 'model-b', False, root)
   assert refused.get_int_custom_property('pushed') == 0
-  [version] = pusher.version_directories(root)
-  with open(os.path.join(version, 'saved_model.pb')) as f:
+  [number] = paths.versions(root)
+  with open(os.path.join(paths.version_dir(root, number), 'saved_model.pb')) as f:
     assert f.read() == 'model-a'
