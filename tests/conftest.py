@@ -106,3 +106,35 @@ def tmp_csv(tmp_path):
   def make(rows, name='data.csv', header=HEADER):
     return write_csv(os.path.join(tmp_path, name), rows, header)
   return make
+
+
+# Serving test helpers
+
+# Abstracts of two fields a trained model tells apart (computer vision, language), and
+# one too short to judge.
+VISION = ('We propose a convolutional neural network for semantic segmentation of images. '
+          'Our detector localizes objects in video frames and improves image recognition.')
+LANGUAGE = ('We fine-tune a large language model for machine translation and question '
+            'answering. The model reads text in many languages and generates sentences.')
+SHORT = 'We prove a new bound on primes in short intervals.'
+MODEL = 'arxiv-subject-areas'  # The model name the test servers serve under.
+# Limits small enough for tests to pass them with small requests.
+SERVING_LIMITS = dict(max_body_bytes=64 * 1024, max_abstract_chars=5_000, max_batch_size=8)
+
+
+def serving_root_copy(first_run, directory) -> str:
+  """A serving root under `directory` holding a copy of the version `first_run` pushed."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  pushed = first_run['pushed_model_path']
+  root = str(directory / 'serving_root')
+  shutil.copytree(pushed, os.path.join(root, os.path.basename(pushed)))
+  return root
+
+
+def start_server(serving_root: str, **overrides):
+  """A started PredictionServer on a free loopback port that looks for new versions often;
+  `overrides` are ServerSettings fields."""
+  from serving.server import PredictionServer, ServerSettings  # pylint: disable=g-import-not-at-top
+  return PredictionServer(ServerSettings(
+      serving_root=serving_root, model_name=MODEL, port=0,
+      **{**SERVING_LIMITS, 'poll_seconds': 0.2, **overrides})).start()

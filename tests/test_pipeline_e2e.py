@@ -17,15 +17,11 @@ from components import features
 from pipeline import run_local
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
-from tests.conftest import sample_rows, with_flags, write_csv
+from tests.conftest import LANGUAGE, VISION, sample_rows, with_flags, write_csv
 
 COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
               'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
               'Evaluator', 'Pusher')
-VISION = ('We propose a convolutional neural network for semantic segmentation of images. '
-          'Our detector localizes objects in video frames and improves image recognition.')
-LANGUAGE = ('We fine-tune a large language model for machine translation and question '
-            'answering. The model reads text in many languages and generates sentences.')
 
 
 def test_every_component_runs(first_run):

@@ -23,35 +23,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from components import features
 from serving.predictor import Predictor
-from serving.server import METRICS_PATH, PredictionServer, ServerSettings
-from tests.test_pipeline_e2e import LANGUAGE, VISION
+from serving.server import METRICS_PATH, ServerSettings
+from tests.conftest import LANGUAGE, MODEL, SHORT, VISION, serving_root_copy, start_server
 
-MODEL = 'arxiv-subject-areas'
 PREDICT = f'/v1/models/{MODEL}:predict'
-LIMITS = dict(max_body_bytes=64 * 1024, max_abstract_chars=5_000, max_batch_size=8)
-SHORT = 'We prove a new bound on primes in short intervals.'
 # Long enough, but not the model's language.
 GERMAN = ('Der Hund läuft schnell über die nasse Straße und bellt laut, weil die Katze oben auf '
           'dem alten Baum sitzt und nicht herunterkommen will, obwohl es seit Stunden regnet, '
           'der Wind kalt weht und die Nachbarn schon zweimal aus dem Fenster gerufen haben.')
 
 
-def serving_root_copy(first_run, directory) -> str:
-  pushed = first_run['pushed_model_path']
-  root = str(directory / 'serving_root')
-  shutil.copytree(pushed, os.path.join(root, os.path.basename(pushed)))
-  return root
-
-
-def start(serving_root: str, **overrides) -> PredictionServer:
-  return PredictionServer(ServerSettings(
-      serving_root=serving_root, model_name=MODEL, port=0,
-      **{**LIMITS, 'poll_seconds': 0.2, **overrides})).start()
-
-
 @pytest.fixture(scope='module')
 def server(first_run, tmp_path_factory):
-  server = start(serving_root_copy(first_run, tmp_path_factory.mktemp('serving')))
+  server = start_server(serving_root_copy(first_run, tmp_path_factory.mktemp('serving')))
   yield server
   server.stop()
 
@@ -268,8 +252,8 @@ def _read_all(sock: socket.socket) -> bytes:
 @pytest.fixture(scope='module')
 def strict_server(first_run, tmp_path_factory):
   """Short deadlines and few connections, to test them in seconds."""
-  server = start(serving_root_copy(first_run, tmp_path_factory.mktemp('strict')),
-                 header_seconds=1, body_seconds=1, max_connections=4)
+  server = start_server(serving_root_copy(first_run, tmp_path_factory.mktemp('strict')),
+                        header_seconds=1, body_seconds=1, max_connections=4)
   yield server
   server.stop()
 
@@ -387,7 +371,7 @@ def test_every_request_is_one_json_line_in_the_access_log(server, caplog):
 
 
 def test_shutdown_lets_the_request_in_flight_finish_then_refuses(first_run, tmp_path):
-  server = start(serving_root_copy(first_run, tmp_path))
+  server = start_server(serving_root_copy(first_run, tmp_path))
   predictor = server.models.current[1]
   original = predictor.run
   started = threading.Event()
@@ -413,7 +397,7 @@ def test_shutdown_lets_the_request_in_flight_finish_then_refuses(first_run, tmp_
 
 def test_a_newer_push_is_served_and_a_broken_one_is_not(first_run, tmp_path):
   root = serving_root_copy(first_run, tmp_path)
-  server = start(root)
+  server = start_server(root)
   try:
     [first] = os.listdir(root)
     newer = str(int(first) + 1)
@@ -438,7 +422,7 @@ def test_a_newer_push_is_served_and_a_broken_one_is_not(first_run, tmp_path):
 
 def test_without_a_model_it_answers_503_until_one_is_pushed(first_run, tmp_path):
   root = str(tmp_path / 'empty_root')
-  server = start(root)
+  server = start_server(root)
   try:
     status, answer = predict(server, {'instances': [{'abstract': VISION}]})
     assert status == 503 and 'no model version is loaded' in answer['error']
