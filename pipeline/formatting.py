@@ -62,8 +62,8 @@ def span_range(names: Sequence[str]) -> str:
 
 
 def months(spans: Mapping[str, Sequence[str]]) -> str:
-  """The spans each split came from: 'train 2025-03..2026-02; eval 2026-02; ...'."""
-  return '; '.join(f'{split} {span_range(names)}' for split, names in spans.items())
+  """The spans each split came from: 'train 2025-03..2026-02, eval 2026-02, ...'."""
+  return ', '.join(f'{split} {span_range(names)}' for split, names in spans.items())
 
 
 def training(epochs_run: int, best_epoch: int, num_labels: int, vocabulary_size: int,

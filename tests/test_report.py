@@ -190,4 +190,4 @@ def test_the_report_and_the_run_summary_word_the_same_facts_alike():
   for fact in (view.training, formatting.split_sizes(data_report.split_sizes), view.months,
                view.dropped):
     assert fact in printed, fact
-  assert view.months == 'train 2026-01..2026-02; eval 2026-02; test 2026-03'
+  assert view.months == 'train 2026-01..2026-02, eval 2026-02, test 2026-03'
