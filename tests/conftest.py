@@ -1,15 +1,56 @@
-"""Shared test helpers: small CSV files written the way the real data is."""
+"""Shared test helpers and fixtures: small CSV files written the way the real data is,
+the pipeline runs several modules check, and how the suite is spread over processes.
 
+`make test` runs the suite in two pytest-xdist workers (pyproject.toml). A session
+fixture is built once per worker, so the modules that use one are kept in one worker
+(`pytest_collection_modifyitems`), each module's tests in one worker as well, and
+the slow pipeline-running modules that share nothing are grouped so they start early
+instead of trailing alone at the end.
+"""
+
+import collections
 import csv
 import gzip
+import json
 import os
+import sys
 from typing import Iterable, Sequence
 
 import pytest
 
-from pipeline.config import SAMPLE_DATA
+from pipeline.config import REPOSITORY_ROOT, SAMPLE_DATA
 
 HEADER = ('titles', 'summaries', 'terms')
+# Every component of the pipeline, in the order create_pipeline wires them.
+COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+              'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
+              'Evaluator', 'Pusher')
+RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
+# One epoch: runs that check data handling, caching and recovery, not learning.
+SMALL = ['--epochs', '1', '--batch-size', '64', '--max-vocabulary-size', '5000',
+         '--min-micro-f1', '0']
+
+# Session fixtures (and the group their users run in): built once per worker.
+SESSION_FIXTURE_GROUPS = {'first_run': 'first_run', 'vertex_spec': 'pipeline_specs',
+                          'kubeflow_spec': 'pipeline_specs'}
+# Modules that each run whole pipelines in processes of their own: one group, so that
+# xdist (which hands out the groups with the most tests first) starts them early.
+PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability', 'test_preprocessing')
+
+
+def pytest_collection_modifyitems(items):
+  """Assigns each test its xdist group (see the module docstring)."""
+  by_module = collections.defaultdict(list)
+  for item in items:
+    by_module[item.module.__name__.rsplit('.', 1)[-1]].append(item)
+  for module, module_items in by_module.items():
+    shared = sorted({SESSION_FIXTURE_GROUPS[name] for item in module_items
+                     for name in item.fixturenames if name in SESSION_FIXTURE_GROUPS})
+    assert len(shared) <= 1, f'{module} uses session fixtures of two groups: {shared}'
+    group = shared[0] if shared else (
+        'pipeline_runs' if module in PIPELINE_RUN_MODULES else module)
+    for item in module_items:
+      item.add_marker(pytest.mark.xdist_group(group))
 
 
 def write_csv(path: str, rows: Iterable[Sequence[str]], header: Sequence[str] = HEADER) -> str:
@@ -45,6 +86,23 @@ def with_flags(flags, **overrides):
   for name, value in overrides.items():
     flags[flags.index('--' + name.replace('_', '-')) + 1] = str(value)
   return flags
+
+
+def run_local_command(data, output_root, *flags):
+  """`pipeline/run_local.py` as a user runs it, with the SMALL settings and `flags`."""
+  return [sys.executable, RUN_LOCAL, '--data', data, '--output-root', str(output_root),
+          *SMALL, *flags]
+
+
+def summary_of(output_root):
+  """The run summary a run wrote under `output_root`."""
+  with open(os.path.join(output_root, 'run_summary.json')) as f:
+    return json.load(f)
+
+
+def component_states(summary):
+  """{component id: COMPLETE / CACHED / ...} of a run summary."""
+  return {node: c['state'] for node, c in summary['components'].items()}
 
 
 @pytest.fixture(scope='session')

@@ -29,9 +29,7 @@ import pytest
 
 from components import features
 from components.example_gen import executor
-from pipeline.config import REPOSITORY_ROOT
-from tests.conftest import with_flags
-from tests.test_pipeline_e2e import COMPONENTS
+from tests.conftest import COMPONENTS, RUN_LOCAL, with_flags
 
 
 def free_port() -> int:
@@ -108,7 +106,7 @@ def split_titles(output_root: str):
 def run_to_transform(flags, output_root: str, *beam_flags: str):
   """The pipeline up to Transform under `output_root`; its run summary."""
   completed = subprocess.run(
-      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
+      [sys.executable, RUN_LOCAL,
        *with_flags(flags, output_root=output_root), '--stop-after', 'Transform', *beam_flags],
       capture_output=True, text=True)
   assert completed.returncode == 0, completed.stderr[-3000:]

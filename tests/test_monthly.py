@@ -9,11 +9,9 @@ import collections
 import csv
 import glob
 import gzip
-import json
 import os
 import shutil
 import subprocess
-import sys
 
 from ml_metadata.metadata_store import metadata_store
 import pytest
@@ -27,11 +25,11 @@ from components.example_gen import executor
 from components.example_gen import records
 from components.example_gen import spans
 from pipeline import run_local
+from pipeline import run_summary
 from pipeline.config import MONTHLY_SAMPLE
 from tests.test_example_gen import execute
-from tests.test_pipeline_e2e import COMPONENTS
-from tests.test_reliability import RUN_LOCAL, SMALL
-from tests.conftest import write_csv
+from tests.conftest import (COMPONENTS, SMALL, component_states, run_local_command,
+                            summary_of, write_csv)
 
 MONTHS = ('2025-01', '2025-02', '2025-03', '2025-04')
 
@@ -226,10 +224,11 @@ def sample_months(directory, months, rows=None):
   return pattern
 
 
-def run(data, output_root, *flags):
-  completed = subprocess.run([sys.executable, RUN_LOCAL, '--data', data, '--output-root',
-                              str(output_root), *SMALL, *flags], capture_output=True, text=True)
-  return completed
+def run_in_process(data, output_root, *flags):
+  """A small run in this process (no interpreter to start): its summary. For the
+  checks that are not about the command line's own output."""
+  return run_local.run(run_local.parse_config(
+      ['--data', data, '--output-root', str(output_root), *SMALL, *flags]))
 
 
 def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
@@ -241,7 +240,8 @@ def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
             [[f'Shifted {value}' if i == title else "['math.NT']" if i == terms else value
               for i, value in enumerate(row)] for row in rows], header)
 
-  completed = run(data, tmp_path / 'out', '--on-data-problem', 'stop')
+  completed = subprocess.run(run_local_command(data, tmp_path / 'out', '--on-data-problem',
+                                               'stop'), capture_output=True, text=True)
   assert completed.returncode == 1, completed.stderr[-2000:]
   assert 'The run stopped: the data check stopped the run before Transform' in completed.stderr
   assert 'label drift of the test split from train: L-infinity' in completed.stderr
@@ -249,11 +249,10 @@ def test_a_shifted_month_stops_the_run_before_transform(tmp_path):
   assert not glob.glob(str(tmp_path / 'out' / 'pipeline' / '*' / 'Transform' / '*' / '*'))
 
   # The verdict is DataGate's: the run need not train to show it.
-  warned = run(data, tmp_path / 'warned', '--on-data-problem', 'warn', '--stop-after', 'DataGate')
-  assert warned.returncode == 0, warned.stderr[-2000:]
-  assert 'data check: warn' in warned.stdout
-  with open(tmp_path / 'warned' / 'run_summary.json') as f:
-    check = json.load(f)['data_check']
+  warned = run_in_process(data, tmp_path / 'warned', '--on-data-problem', 'warn',
+                          '--stop-after', 'DataGate')
+  assert 'data check: warn' in run_summary.component_line(warned, 'DataGate')
+  check = summary_of(tmp_path / 'warned')['data_check']
   assert check['drift']['label']['drifted'] and check['drift']['label']['value'] > 0.5
   assert check['drift']['vocabulary']['measure'] == 'Jensen-Shannon'
 
@@ -267,37 +266,30 @@ def examples_spans(output_root):
           for a in store.get_artifacts_by_type('Examples') if 'test_spans' in a.custom_properties]
 
 
-def states_of(output_root):
-  with open(os.path.join(output_root, 'run_summary.json')) as f:
-    summary = json.load(f)
-  return summary, {node: c['state'] for node, c in summary['components'].items()}
-
-
 def test_a_new_month_is_picked_up_and_what_did_not_change_is_cached(tmp_path):
   months = ('2025-12', '2026-01', '2026-02', '2026-03')
   data = sample_months(str(tmp_path / 'data'), months, rows=120)
   output_root = tmp_path / 'out'
   # The cache question ends at the Trainer: evaluating and pushing would add ~25 s a run.
-  first = run(data, output_root, '--stop-after', 'Trainer')
-  assert first.returncode == 0, first.stderr[-3000:]
-  summary, states = states_of(output_root)
+  first = run_in_process(data, output_root, '--stop-after', 'Trainer')
+  states = component_states(summary_of(output_root))
   assert all(state == 'COMPLETE' for state in states.values()), states
-  assert summary['data']['spans']['test'] == ['2026-03']
-  assert summary['data']['split_sizes']['test'] == 120
-  assert 'spans train 2025-12..2026-02, eval 2026-02, test 2026-03' in first.stdout
+  assert first['data']['spans']['test'] == ['2026-03']
+  assert first['data']['split_sizes']['test'] == 120
+  assert ('spans train 2025-12..2026-02, eval 2026-02, test 2026-03' in
+          run_summary.format_summary(first))
 
   sample_months(str(tmp_path / 'data'), ('2026-04',), rows=120)
   # Pinned to the same test month, the window's files are unchanged: all cached.
-  pinned = run(data, output_root, '--last-span', '2026-03', '--stop-after', 'Trainer')
-  assert pinned.returncode == 0, pinned.stderr[-3000:]
-  _, states = states_of(output_root)
+  run_in_process(data, output_root, '--last-span', '2026-03', '--stop-after', 'Trainer')
+  states = component_states(summary_of(output_root))
   assert all(states[node] == 'CACHED' for node in COMPONENTS[:7]), states
 
   # Unpinned, the new month is the test month: ExampleGen and what follows run again,
   # the schema import (unchanged) comes from the cache.
-  latest = run(data, output_root, '--stop-after', 'Trainer')
-  assert latest.returncode == 0, latest.stderr[-3000:]
-  summary, states = states_of(output_root)
+  run_in_process(data, output_root, '--stop-after', 'Trainer')
+  summary = summary_of(output_root)
+  states = component_states(summary)
   assert summary['data']['spans']['test'] == ['2026-04']
   assert summary['data']['spans']['train'][-1] == '2026-03'
   assert states['ImportSchemaGen'] == 'CACHED'

@@ -17,11 +17,8 @@ from components import features
 from pipeline import run_local
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
-from tests.conftest import LANGUAGE, VISION, sample_rows, with_flags, write_csv
-
-COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
-              'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
-              'Evaluator', 'Pusher')
+from tests.conftest import (COMPONENTS, LANGUAGE, RUN_LOCAL, VISION, sample_rows,
+                            with_flags, write_csv)
 
 
 def test_every_component_runs(first_run):
@@ -105,7 +102,7 @@ def logged_path(output: str) -> str:
 
 def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
   completed = subprocess.run(
-      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')] + flags,
+      [sys.executable, RUN_LOCAL] + flags,
       check=True, capture_output=True, text=True)
   assert 'blessed: yes' in completed.stdout
   # Quiet: a line per component, the summary, the log's path; the noise is in the log.
@@ -152,7 +149,7 @@ def test_a_failing_component_shows_its_error_and_the_log_not_a_traceback(flags, 
   output_root.mkdir()
   (output_root / 'pipeline').write_text('a file where the pipeline root should be')
   completed = subprocess.run(
-      [sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
+      [sys.executable, RUN_LOCAL,
        *with_flags(flags, output_root=output_root)], capture_output=True, text=True)
   assert completed.returncode == 1
   assert '✗ ArxivExampleGen failed after' in completed.stderr

@@ -51,10 +51,12 @@ def _analyze_and_transform(analyzed, transformed_rows, max_vocabulary_size=1000)
 
 @pytest.fixture(scope='module')
 def transformed():
-  """Analyzes TRAIN, then transforms TRAIN and an unseen row with the result."""
+  """Analyzes TRAIN, then transforms TRAIN, an unseen row and a row with a month with
+  the result (one analysis: each costs a Beam pipeline)."""
   unseen = {'title': b'', 'abstract': b'Quantum text', 'labels': [b'quant-ph', b'cs.CL']}
-  results, output = _analyze_and_transform(TRAIN, TRAIN + [unseen])
-  return {'train': results[:3], 'unseen': results[3:]}, output
+  monthly = {**TRAIN[0], features.SPAN_KEY: [674]}
+  results, output = _analyze_and_transform(TRAIN, TRAIN + [unseen, monthly])
+  return {'train': results[:3], 'unseen': results[3:4], 'monthly': results[4:]}, output
 
 
 def _vocabulary(output, name):
@@ -136,7 +138,7 @@ def test_vocabulary_caps_above_the_sketch_limit_use_the_exact_analyzer(transform
   assert max(max(row[features.NGRAM_IDS_KEY]) for row in results) < cap
 
 
-def test_the_span_is_passed_on_and_minus_one_without_one():
-  rows = [{**TRAIN[0], features.SPAN_KEY: [674]}, TRAIN[1]]
-  results, _ = _analyze_and_transform(TRAIN, rows)
-  assert [int(row[features.SPAN_KEY]) for row in results] == [674, -1]
+def test_the_span_is_passed_on_and_minus_one_without_one(transformed):
+  results, _ = transformed
+  assert [int(row[features.SPAN_KEY]) for row in (results['monthly'][0], results['train'][1])
+          ] == [674, -1]
