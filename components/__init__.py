@@ -12,9 +12,8 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 # TensorFlow's pooling allocator on CPU too (read once, when TensorFlow first
 # allocates). With the C library's, each training step's large temporaries (the
-# batch's table rows and their gradients, ~350 MB each) were fresh memory mapped and
-# zeroed by the kernel page by page: 2 cores, full data, 4 epochs: 42 s of system
-# time and 10.9M page faults, against 8 s and 1.0M pooled; 10-11 s a training epoch
-# instead of 13-14 s, peak memory +230 MB. The image sets it too (Dockerfile), for
-# entry points that load TensorFlow before this package.
+# batch's table rows and their gradients) are fresh memory, mapped and zeroed by the
+# kernel page by page; pooled, they are reused (the figures:
+# docs/performance_history.md). The image sets it too (Dockerfile), for entry points
+# that load TensorFlow before this package.
 os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')

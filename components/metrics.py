@@ -137,9 +137,8 @@ def _weighted_metrics(labels: np.ndarray, probabilities: np.ndarray, thresholds:
   """`BOOTSTRAPPED_METRICS` with example i counted weights[r, i] times, per row r.
 
   The counts are float64 matrix products: exact for counts below 2**53, and BLAS's,
-  where numpy multiplies integer or boolean matrices in a plain loop (1,000 resamples
-  of 8,000 papers x 149 labels: the report's priors comparison took 53 s that way;
-  the whole report now takes 11 s).
+  where numpy multiplies integer or boolean matrices in a plain loop, which made the
+  report's bootstrap most of its time on full-size test months.
   """
   weights = np.asarray(weights, np.float64)
   predicted = np.asarray(probabilities) >= np.asarray(thresholds)

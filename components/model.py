@@ -27,10 +27,10 @@ TABLE_LAYER = 'tfidf_dense'  # The TfidfDense layer: the n-gram table.
 def sorted_unique(ids: tf.Tensor, id_count: int) -> Tuple[tf.Tensor, tf.Tensor]:
   """`tf.unique` for ids in [0, id_count), the unique ids in ascending order.
 
-  A batch of 8,192 abstracts holds ~1.2M n-gram ids, most of the vocabulary's 200,001:
-  marking the ids present in a vector of id_count flags and numbering them by a
-  running count costs a few passes over memory, where tf.unique's hash table took
-  ~170 ms of one core in each training step. Ascending ids also make the row gather
+  A full-size batch holds about a million n-gram ids, most of the vocabulary: marking
+  the ids present in a vector of id_count flags and numbering them by a running count
+  costs a few passes over memory, where tf.unique's hash table handles each id on one
+  core in every training step. Ascending ids also make the row gather
   and the optimizer's row updates walk the table in order. An id outside the range
   fails the gather, as tf.gather of the kernel would.
   """
@@ -172,9 +172,8 @@ class AdamWithSparseAdagrad(tf_keras.optimizers.Optimizer):
                name: str = 'AdamWithSparseAdagrad', **kwargs):
     # tf_keras' base Optimizer defaults weight_decay to 0, not None, and then applies
     # it every step: `table.assign_sub(table * 0 * lr)` read, copied (a variable that
-    # sparse ops touch is copied on every read) and rewrote the whole ~400 MB table:
-    # 450-750 ms of a core in each ~1.7 s step on full data. None skips it, as Keras'
-    # own Adam does.
+    # sparse ops touch is copied on every read) and rewrote the whole table, a large
+    # share of each step. None skips it, as Keras' own Adam does.
     super().__init__(name=name, weight_decay=weight_decay, **kwargs)
     self._learning_rate = self._build_learning_rate(learning_rate)
     self.sparse_learning_rate = sparse_learning_rate
@@ -236,9 +235,10 @@ class ConvertlessModel(tf_keras.Model):
 
   Autograph rewrites each Python function a tf.function calls, except in packages
   its list says are written for graphs: the list names `keras` but not `tf_keras`,
-  so the first training step spent ~29 s of 35 (2 cores, full data) transpiling
-  some 1,000 tf_keras functions, and each save traced the model through it again. Keras' code needs no rewriting, nor do this
-  module's layers: their Python control flow depends on settings, never on tensors.
+  so the first training step spent most of its time transpiling some 1,000 tf_keras
+  functions, and each save traced the model through it again. Keras' code needs no
+  rewriting, nor do this module's layers: their Python control flow depends on
+  settings, never on tensors.
   """
   __call__ = tf.autograph.experimental.do_not_convert(tf_keras.Model.__call__)
   train_step = tf.autograph.experimental.do_not_convert(tf_keras.Model.train_step)

@@ -64,7 +64,8 @@ def ngram_vocabulary(ngrams: tf.SparseTensor, top_k: int) -> str:
 
   A streaming top-k sketch where tf.Transform allows one (up to
   `LARGE_VOCAB_TOP_K`, 200,000): the exact analyzer handles each of the millions of
-  distinct n-grams as a Python object and took 3x longer. Above that, the exact one.
+  distinct n-grams as a Python object and is several times slower. Above that, the
+  exact one.
   """
   analyzer = (tft.experimental.approximate_vocabulary
               if top_k <= tft_analyzers.LARGE_VOCAB_TOP_K else tft.vocabulary)

@@ -107,10 +107,10 @@ def batches(split: InMemorySplit, batch_size: int, shuffle: bool, seed: int,
     return inputs, tf.gather(split.labels, batch_indices), tf.gather(
         example_weights, batch_indices)
 
-  # Fixed parallelism, no autotuning: dropping an epoch's iterator waited for
-  # tf.data's autotuning thread, stalling the next epoch's start by ~10 s after
-  # several epochs (2 cores, full data: 20 epochs in 224 s instead of 273 s). Two
-  # batches being gathered and one ready: no training step waits for its input.
+  # Fixed parallelism, no autotuning: dropping an epoch's iterator waits for
+  # tf.data's autotuning thread, which stalls the next epoch's start once several
+  # epochs have run (docs/performance_history.md). Two batches being gathered and
+  # one ready: no training step waits for its input.
   options = tf.data.Options()
   options.autotune.enabled = False
   return indices.batch(batch_size).map(gather, num_parallel_calls=2).prefetch(1).with_options(
@@ -137,8 +137,8 @@ class EarlyStoppingInMemory(tf_keras.callbacks.EarlyStopping):
 
   Keras' own `restore_best_weights` copies every weight into numpy at each improvement
   (twice after the first epoch) and back once training ends, even when the last epoch
-  was the best: ~1.2 s for each copy of the ~400 MB n-gram table (2 cores), 10 to 20
-  copies a run. Here each is a tensor copy, ~0.25 s, and the last epoch's weights
+  was the best: with a table of hundreds of megabytes those copies add up over a run.
+  Here each is a tensor copy, several times cheaper, and the last epoch's weights
   stay when it was the best.
   """
 
