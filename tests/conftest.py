@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 
 import pytest
 
+from components.features import SPLITS
 from pipeline.config import REPOSITORY_ROOT, SAMPLE_DATA
 
 HEADER = ('titles', 'summaries', 'terms')
@@ -38,6 +39,7 @@ SESSION_FIXTURE_GROUPS = {'first_run': 'first_run', 'vertex_spec': 'pipeline_spe
 PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability', 'test_preprocessing')
 
 
+@pytest.hookimpl(tryfirst=True)  # Before xdist's own hook reads the groups.
 def pytest_collection_modifyitems(items):
   """Assigns each test its xdist group (see the module docstring)."""
   by_module = collections.defaultdict(list)
@@ -103,6 +105,43 @@ def summary_of(output_root):
 def component_states(summary):
   """{component id: COMPLETE / CACHED / ...} of a run summary."""
   return {node: c['state'] for node, c in summary['components'].items()}
+
+
+def execute_example_gen(output_dir, pattern, **properties):
+  """Runs ArxivExampleGen's executor; returns (data report as a dict, Examples artifact,
+  {split: [ExamplePaper]})."""
+  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts
+  from components import run_records
+  from components.example_gen import executor
+  from components.example_gen.component import DataReport
+  # pylint: enable=g-import-not-at-top
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(output_dir, 'examples')
+  report = DataReport()
+  report.uri = os.path.join(output_dir, 'report')
+  executor.Executor().Do({}, {executor.EXAMPLES_KEY: [examples],
+                              executor.DATA_REPORT_KEY: [report]}, {
+      executor.INPUT_PATTERN_KEY: pattern,
+      executor.SEED_KEY: 42,
+      executor.EVAL_FRACTION_KEY: 0.05,
+      executor.TEST_FRACTION_KEY: 0.05,
+      executor.MIN_COMBINATION_COUNT_KEY: 2,
+      **properties,
+  })
+  data_report = run_records.DataReport.read(report.uri).model_dump()
+  papers = {split: executor.read_papers(examples.uri, split) for split in SPLITS}
+  return data_report, examples, papers
+
+
+def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
+  """Runs ArxivExampleGen's executor; returns (data report, {split: {title: (abstract,
+  labels)}})."""
+  data_report, _, papers = execute_example_gen(output_dir, pattern, seed=seed,
+                                               min_combination_count=min_combination_count)
+  return data_report, {split: {paper.title: (paper.abstract, paper.labels)
+                               for paper in split_papers}
+                       for split, split_papers in papers.items()}
 
 
 @pytest.fixture(scope='session')
@@ -175,6 +214,21 @@ VISION = ('We propose a convolutional neural network for semantic segmentation o
 LANGUAGE = ('We fine-tune a large language model for machine translation and question '
             'answering. The model reads text in many languages and generates sentences.')
 SHORT = 'We prove a new bound on primes in short intervals.'
+# Long enough, but not the model's language.
+GERMAN = ('Der Hund läuft schnell über die nasse Straße und bellt laut, weil die Katze oben auf '
+          'dem alten Baum sitzt und nicht herunterkommen will, obwohl es seit Stunden regnet, '
+          'der Wind kalt weht und die Nachbarn schon zweimal aus dem Fenster gerufen haben.')
+# VISION in Chinese: written without spaces, so the tokenizer sees a few long tokens.
+CHINESE = ('我们提出一种用于图像语义分割的卷积神经网络。我们的检测器能够在视频帧中定位物体，'
+           '并提高图像识别的准确率。')
+# Texts the model must suggest nothing for: {case: (abstract, the input warning it gets)}.
+NO_EVIDENCE = {
+    'empty': ('', 'too_short'),
+    'one word': ('Segmentation', 'too_short'),
+    'gibberish': ('zzzq xxqv', 'too_short'),
+    'German': (GERMAN, 'unfamiliar'),  # Words with spaces, but mostly unknown ones.
+    'Chinese': (CHINESE, 'unsupported_script'),
+}
 MODEL = 'arxiv-subject-areas'  # The model name the test servers serve under.
 # Limits small enough for tests to pass them with small requests.
 SERVING_LIMITS = dict(max_body_bytes=64 * 1024, max_abstract_chars=5_000, max_batch_size=8)

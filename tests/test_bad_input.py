@@ -12,7 +12,7 @@ import os
 import pytest
 
 from components.example_gen import records
-from tests.test_example_gen import run_example_gen
+from tests.conftest import run_example_gen
 
 HEADER = b'titles,summaries,terms\n'
 

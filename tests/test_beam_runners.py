@@ -97,9 +97,7 @@ def split_titles(output_root: str):
   for split in features.SPLITS:
     examples_uri, = glob.glob(os.path.join(output_root, 'pipeline', '*', 'ArxivExampleGen',
                                            'examples', '*'))
-    titles[split] = sorted(
-        example.features.feature[features.TITLE_KEY].bytes_list.value[0]
-        for example in executor.read_split(examples_uri, split))
+    titles[split] = sorted(paper.title for paper in executor.read_papers(examples_uri, split))
   return titles
 
 

@@ -1,56 +1,11 @@
 """ArxivExampleGen's executor on crafted CSV files: cleaning, dedupe, stratified split."""
 
-import collections
-import os
-
 import pytest
-import tensorflow as tf
-from tfx.types import standard_artifacts
 
 from components import features
-from components import run_records
 from components.example_gen import executor
 from components.example_gen import records
-from components.example_gen.component import DataReport
-from tests.conftest import write_csv
-
-
-def execute(output_dir, pattern, **properties):
-  """Runs the executor; returns (report, Examples artifact, {split: [tf.Example]})."""
-  examples = standard_artifacts.Examples()
-  examples.uri = os.path.join(output_dir, 'examples')
-  report = DataReport()
-  report.uri = os.path.join(output_dir, 'report')
-  executor.Executor().Do({}, {executor.EXAMPLES_KEY: [examples],
-                              executor.DATA_REPORT_KEY: [report]}, {
-      executor.INPUT_PATTERN_KEY: pattern,
-      executor.SEED_KEY: 42,
-      executor.EVAL_FRACTION_KEY: 0.05,
-      executor.TEST_FRACTION_KEY: 0.05,
-      executor.MIN_COMBINATION_COUNT_KEY: 2,
-      **properties,
-  })
-  data_report = run_records.DataReport.read(report.uri).model_dump()
-  splits = {}
-  for split in features.SPLITS:
-    splits[split] = list(executor.read_split(examples.uri, split))
-  return data_report, examples, splits
-
-
-def run_example_gen(output_dir, pattern, seed=42, min_combination_count=2):
-  """Runs the executor; returns (report, {split: {title: (abstract, labels)}})."""
-  data_report, _, examples = execute(output_dir, pattern, seed=seed,
-                                     min_combination_count=min_combination_count)
-  splits = {}
-  for split, split_examples in examples.items():
-    papers = {}
-    for example in split_examples:
-      values = {k: [v.decode() for v in f.bytes_list.value]
-                for k, f in example.features.feature.items()}
-      papers[values[features.TITLE_KEY][0]] = (values[features.ABSTRACT_KEY][0],
-                                               tuple(values[features.LABELS_KEY]))
-    splits[split] = papers
-  return data_report, splits
+from tests.conftest import run_example_gen, write_csv
 
 
 def crafted_rows():

@@ -27,9 +27,8 @@ from components.example_gen import spans
 from pipeline import run_local
 from pipeline import run_summary
 from pipeline.config import MONTHLY_SAMPLE
-from tests.test_example_gen import execute
-from tests.conftest import (COMPONENTS, SMALL, component_states, run_local_command,
-                            summary_of, write_csv)
+from tests.conftest import (COMPONENTS, SMALL, component_states, execute_example_gen,
+                            run_local_command, summary_of, write_csv)
 
 MONTHS = ('2025-01', '2025-02', '2025-03', '2025-04')
 
@@ -55,11 +54,10 @@ def monthly_run(tmp_path_factory):
       rows.append((f'{MONTHS[0].upper()} VISION 3', 'The same title again.', "['cs.CV']"))
       rows.append(('Robots once', 'A combination seen once.', "['cs.RO']"))
     write_csv(str(directory / f'papers_{month}.csv'), rows)
-  report, examples, splits = execute(
+  report, examples, splits = execute_example_gen(
       str(directory / 'run'), str(directory / 'papers_{YYYY}-{MM}.csv'),
       eval_month_fraction=0.5)
-  titles = {split: [e.features.feature[features.TITLE_KEY].bytes_list.value[0].decode()
-                    for e in found] for split, found in splits.items()}
+  titles = {split: [paper.title for paper in found] for split, found in splits.items()}
   return report, examples, splits, titles
 
 
@@ -98,11 +96,9 @@ def test_examples_carry_their_month_and_mlmd_records_the_spans(monthly_run):
   assert examples.span == spans.month_number(MONTHS[-1])
   assert examples.get_string_custom_property('test_spans') == MONTHS[-1]
   assert examples.get_string_custom_property('train_spans') == ','.join(MONTHS[:3])
-  test_spans = {e.features.feature[features.SPAN_KEY].int64_list.value[0]
-                for e in splits['test']}
+  test_spans = {paper.span for paper in splits['test']}
   assert test_spans == {spans.month_number(MONTHS[-1])}
-  train_spans = {e.features.feature[features.SPAN_KEY].int64_list.value[0]
-                 for e in splits['train']}
+  train_spans = {paper.span for paper in splits['train']}
   assert train_spans == {spans.month_number(m) for m in MONTHS[:3]}
 
 
@@ -111,14 +107,14 @@ def test_an_empty_month_file_stops_the_run_naming_it(tmp_path):
     write_csv(str(tmp_path / f'papers_{month}.csv'), month_rows(month))
   open(tmp_path / f'papers_{MONTHS[2]}.csv', 'w').close()
   with pytest.raises(records.InputError, match=f'papers_{MONTHS[2]}.csv: the file is empty'):
-    execute(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
+    execute_example_gen(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
 
 
 def test_a_missing_month_stops_the_run_naming_it(tmp_path):
   for month in (MONTHS[0], MONTHS[2]):
     write_csv(str(tmp_path / f'papers_{month}.csv'), month_rows(month))
   with pytest.raises(records.InputError, match=f'span\\(s\\) {MONTHS[1]} missing'):
-    execute(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
+    execute_example_gen(str(tmp_path / 'run'), str(tmp_path / 'papers_{YYYY}-{MM}.csv'))
 
 
 def test_jensen_shannon_divergence():

@@ -66,7 +66,8 @@ def test_runs_side_by_side_do_not_interfere_and_a_killed_one_completes_when_star
   _, stderr = beside.communicate(timeout=900)
   assert beside.returncode == 0, stderr[-3000:]
 
-  subprocess.run(run_local_command(data, killed_root), check=True, capture_output=True)
+  restart = subprocess.run(run_local_command(data, killed_root), capture_output=True, text=True)
+  assert restart.returncode == 0, restart.stderr[-3000:]
   restarted, other = summary_of(killed_root), summary_of(beside_root)
   states = component_states(restarted)
   assert all(states[node] == 'CACHED' for node in COMPONENTS[:6]), states
