@@ -5,7 +5,7 @@
   Transform graph is inside, so serving applies exactly the training-time
   vectorization.
 - `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
-  TFMA; `transform_features` gives TFMA the multi-hot labels and slicing columns.
+  TFMA, with the label-priors baseline's decision scores to judge them against; `transform_features` gives TFMA the multi-hot labels and slicing columns.
 - `label_vocabulary`: label names and their decision thresholds, for clients.
 - `explain`: what `serving_default` gives, and for people reading it: how much of
   the text the model knows (`known_ngrams` of `ngrams`), a warning when that is too
@@ -94,13 +94,19 @@ def top_evidence(ngram_ids: tf.SparseTensor, contributions: tf.Tensor, out_of_vo
 
 def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
          label_names: Sequence[str], thresholds: Sequence[float],
+         label_priors: Tuple[Sequence[float], float],
          settings: settings_lib.TrainerSettings, export_dir: str) -> None:
-  """Saves `model` with the Transform graph and the signatures above."""
+  """Saves `model` with the Transform graph and the signatures above; `label_priors`
+  is the label-priors baseline's (probabilities, threshold)."""
   # Tracked as attributes so that their resources (vocabulary tables) are saved.
   model.tft_layer = tf_transform_output.transform_features_layer()
   model.label_names = tf.Variable(list(label_names), trainable=False, name='label_names')
   model.thresholds = tf.Variable(list(thresholds), dtype=tf.float32, trainable=False,
                                  name='thresholds')
+  prior_probabilities, prior_threshold = label_priors
+  model.prior_decision_scores = tf.Variable(
+      decision_scores(tf.constant(prior_probabilities, tf.float32), prior_threshold),
+      trainable=False, name='prior_decision_scores')
   top_k = min(settings.top_k, len(label_names))
   vocabulary = tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY)
   out_of_vocabulary = tf_transform_output.vocabulary_size_by_name(features.NGRAM_VOCABULARY)
@@ -176,6 +182,8 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     return {
         features.PROBABILITIES_KEY: probabilities,
         features.DECISION_SCORES_KEY: decision_scores(probabilities, model.thresholds),
+        features.PRIOR_DECISION_SCORES_KEY: tf.broadcast_to(model.prior_decision_scores,
+                                                             tf.shape(probabilities)),
     }
 
   @tf.function(autograph=False,

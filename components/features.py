@@ -35,6 +35,9 @@ MULTI_HOT_LABELS_KEY = 'labels_multi_hot'
 PROBABILITIES_KEY = 'probabilities'
 # Probabilities shifted per label so that 0.5 is the model's tuned decision threshold.
 DECISION_SCORES_KEY = 'decision_scores'
+# The label-priors baseline's decision scores (train's label shares, 0.5 at the
+# threshold that suits eval), for the Evaluator to judge the model against.
+PRIOR_DECISION_SCORES_KEY = 'prior_decision_scores'
 TOP_K_LABELS_KEY = 'top_k_labels'
 TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
 PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.

@@ -6,6 +6,7 @@ macro F1, precision@k) for threshold tuning in the Trainer, the run summary and 
 benchmarks. The Evaluator computes the same quantities with TFMA.
 """
 
+import functools
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
@@ -108,8 +109,7 @@ def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Tuple[np.ndarray, n
   totals = {'a': {}, 'b': {}}
   for labels, model_a, model_b in groups:
     labels = np.asarray(labels) >= 0.5
-    weights = rng.multinomial(len(labels), np.full(len(labels), 1.0 / len(labels)),
-                              size=resamples)
+    weights = _resample_weights(rng, len(labels), resamples)
     for side, model in (('a', model_a), ('b', model_b)):
       estimate = _weighted_metrics(labels, *model, np.ones((1, len(labels))))
       samples = _weighted_metrics(labels, *model, weights)
@@ -118,18 +118,63 @@ def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Tuple[np.ndarray, n
         totals[side][name] = (previous[0] + estimate[name][0] / len(groups),
                               previous[1] + samples[name] / len(groups))
   a, b = totals['a'], totals['b']
-  tail = 50 * (1 - confidence)
-
-  def interval(estimate, samples):
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return {'estimate': float(estimate), 'low': float(low), 'high': float(high)}
-
+  interval = functools.partial(_interval, confidence=confidence)
   return {
       'a': {name: interval(*a[name]) for name in BOOTSTRAPPED_METRICS},
       'b': {name: interval(*b[name]) for name in BOOTSTRAPPED_METRICS},
       'a_minus_b': {name: interval(a[name][0] - b[name][0], a[name][1] - b[name][1])
                     for name in BOOTSTRAPPED_METRICS},
   }
+
+
+# What `paired_lift` puts an interval on: the figures a model must beat a baseline on.
+LIFT_METRICS = ('micro_f1', 'precision_at_1')
+
+
+def example_counts(labels: np.ndarray, predicted: np.ndarray,
+                   top_label: np.ndarray) -> np.ndarray:
+  """Per example [true positives, predicted labels, whether the top-ranked label is
+  true]: what micro-F1 and precision@1 add up. `top_label` is each example's index
+  of its most probable label."""
+  labels, predicted = np.asarray(labels) >= 0.5, np.asarray(predicted, bool)
+  return np.stack([(labels & predicted).sum(axis=1), predicted.sum(axis=1),
+                   labels[np.arange(len(labels)), top_label]], axis=1).astype(np.float64)
+
+
+def paired_lift(actual: np.ndarray, model: np.ndarray, baseline: np.ndarray,
+                resamples: int = 1000, confidence: float = 0.95,
+                seed: int = 0) -> Dict[str, Interval]:
+  """`LIFT_METRICS` of a model minus a baseline's on the same examples, with
+  paired-bootstrap percentile intervals ({metric: interval}), from per-example
+  counts: `actual` [examples] true labels, `model` and `baseline` [examples, 3] from
+  `example_counts`. Resampled as `paired_bootstrap` does; the examples' order sets
+  which resample draws which example, so callers that gather them in no fixed order
+  sort them first."""
+  actual = np.asarray(actual, np.float64)
+  weights = np.concatenate([np.ones((1, len(actual))), _resample_weights(
+      np.random.default_rng(seed), len(actual), resamples)])
+
+  def figures(counts):
+    true_positives, predicted, top_hits = (weights @ np.asarray(counts, np.float64)).T
+    with np.errstate(divide='ignore', invalid='ignore'):
+      micro = np.nan_to_num(2 * true_positives / (predicted + weights @ actual))
+    return {'micro_f1': micro, 'precision_at_1': top_hits / weights.sum(axis=1)}
+
+  model, baseline = figures(model), figures(baseline)
+  return {name: _interval(model[name][0] - baseline[name][0],
+                          model[name][1:] - baseline[name][1:], confidence)
+          for name in LIFT_METRICS}
+
+
+def _resample_weights(rng: np.random.Generator, examples: int, resamples: int) -> np.ndarray:
+  """[resamples, examples]: how often each resample draws each example."""
+  return rng.multinomial(examples, np.full(examples, 1.0 / examples), size=resamples)
+
+
+def _interval(estimate: float, samples: np.ndarray, confidence: float) -> Interval:
+  tail = 50 * (1 - confidence)
+  low, high = np.percentile(samples, [tail, 100 - tail])
+  return {'estimate': float(estimate), 'low': float(low), 'high': float(high)}
 
 
 def _weighted_metrics(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray,

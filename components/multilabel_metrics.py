@@ -15,6 +15,14 @@ model's two outputs once per example, as arrays, and yields:
   the model's own thresholds) and AUC; the most frequent confusions (a true label
   missed while another, false one was predicted); and the micro precision / recall
   at every threshold of a 100-step grid.
+
+`LiftOverPriors` judges the model against the label-priors baseline (every paper
+gets train's label shares, at the threshold that suits eval; the model exports its
+decision scores as a third output, `prior_decision_scores`): one of
+`metrics.LIFT_METRICS` of the model minus the baseline's on the same examples, with
+the 95% paired-bootstrap interval's bounds. It is named after its lower bound, the
+figure a blessing threshold judges (TFMA ties a MetricConfig's threshold to the key
+named after the instance). Models exported before that output get no lift figures.
 """
 
 import json
@@ -27,6 +35,7 @@ from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
 from components import features
+from components import metrics as metrics_lib
 
 NAME = 'multi_label'
 PER_LABEL = 'per_label'
@@ -43,7 +52,25 @@ class MultiLabelMetrics(metric_types.Metric):
     super().__init__(metric_util.merge_per_key_computations(_computations), name=name)
 
 
+def lift_name(metric: str, bound: str = '') -> str:
+  """The name of `metric`'s lift over label priors; bound '' (the estimate), 'lower'
+  or 'upper' (of its 95% interval)."""
+  return f'{metric}_lift_over_priors' + (f'_{bound}' if bound else '')
+
+
+class LiftOverPriors(metric_types.Metric):
+  """`metric`'s lift over the label-priors baseline; see the module docstring."""
+
+  def __init__(self, metric: str = 'micro_f1', name: Optional[str] = None):
+    if metric not in metrics_lib.LIFT_METRICS:
+      raise ValueError(f'LiftOverPriors: metric must be one of {metrics_lib.LIFT_METRICS}, '
+                       f'got {metric!r}')
+    super().__init__(metric_util.merge_per_key_computations(_lift_computations),
+                     name=name or lift_name(metric, 'lower'), metric=metric)
+
+
 metric_types.register_metric(MultiLabelMetrics)
+metric_types.register_metric(LiftOverPriors)
 
 
 def scalar_names() -> List[str]:
@@ -63,6 +90,21 @@ def _computations(name: str = NAME, eval_config: Optional[config_pb2.EvalConfig]
   return [metric_types.MetricComputation(
       keys=list(keys.values()), preprocessors=None,
       combiner=_Combiner(keys, eval_config, model_name))]
+
+
+def _lift_computations(name: str, metric: str,
+                       eval_config: Optional[config_pb2.EvalConfig] = None,
+                       model_name: str = '', output_name: str = '',
+                       example_weighted: bool = False) -> metric_types.MetricComputations:
+  # The instance's name is the lower bound's, which thresholds judge.
+  names = {'estimate': lift_name(metric), 'low': name, 'high': lift_name(metric, 'upper')}
+  keys = {bound: metric_types.MetricKey(name=key_name, model_name=model_name,
+                                        output_name=output_name,
+                                        example_weighted=example_weighted)
+          for bound, key_name in names.items()}
+  return [metric_types.MetricComputation(
+      keys=list(keys.values()), preprocessors=None,
+      combiner=_LiftCombiner(keys, metric, eval_config, model_name))]
 
 
 class _Accumulator:
@@ -118,20 +160,28 @@ class _Accumulator:
         setattr(self, field, mine + value)
 
 
-class _Combiner(beam.CombineFn):
-  """Reads decisions from `decision_scores` (>= 0.5) and ranks `probabilities`."""
+class _OutputReader(beam.CombineFn):
+  """A combiner that reads the model's outputs as arrays."""
 
-  def __init__(self, keys: Dict[str, metric_types.MetricKey],
-               eval_config: Optional[config_pb2.EvalConfig], model_name: str):
-    self._keys = keys
+  def __init__(self, eval_config: Optional[config_pb2.EvalConfig], model_name: str):
     self._eval_config = eval_config
     self._model_name = model_name
 
   def _output(self, element, output_name: str):
+    """(truth, scores) of one example for one output, as flat arrays."""
     label, prediction, _ = next(metric_util.to_label_prediction_example_weight(
         element, eval_config=self._eval_config, model_name=self._model_name,
         output_name=output_name, flatten=False))
     return np.asarray(label).reshape(-1) >= 0.5, np.asarray(prediction, float).reshape(-1)
+
+
+class _Combiner(_OutputReader):
+  """Reads decisions from `decision_scores` (>= 0.5) and ranks `probabilities`."""
+
+  def __init__(self, keys: Dict[str, metric_types.MetricKey],
+               eval_config: Optional[config_pb2.EvalConfig], model_name: str):
+    super().__init__(eval_config, model_name)
+    self._keys = keys
 
   def create_accumulator(self) -> Optional[_Accumulator]:
     return None
@@ -162,6 +212,47 @@ class _Combiner(beam.CombineFn):
     output = {self._keys[name]: values[name] for name in scalar_names()}
     output[self._keys[PER_LABEL]] = json.dumps(values[PER_LABEL])
     return output
+
+
+class _LiftCombiner(_OutputReader):
+  """Per example, what the model's and the label-priors baseline's figure add up
+  (`metrics.example_counts`); the lift and its interval from them all."""
+
+  def __init__(self, keys: Dict[str, metric_types.MetricKey], metric: str,
+               eval_config: Optional[config_pb2.EvalConfig], model_name: str):
+    super().__init__(eval_config, model_name)
+    self._keys = keys
+    self._metric = metric
+
+  def create_accumulator(self) -> List[np.ndarray]:
+    return []
+
+  def add_input(self, accumulator: List[np.ndarray],
+                element: metric_types.StandardMetricInputs) -> List[np.ndarray]:
+    if features.PRIOR_DECISION_SCORES_KEY not in element.predictions:
+      return accumulator  # A model exported without the baseline.
+    truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
+    _, probabilities = self._output(element, features.PROBABILITIES_KEY)
+    _, prior_scores = self._output(element, features.PRIOR_DECISION_SCORES_KEY)
+    # Each ranks by its own scores: the baseline's keep train's label shares' order.
+    counts = metrics_lib.example_counts(
+        np.stack([truth, truth]), np.stack([decisions >= 0.5, prior_scores >= 0.5]),
+        np.array([np.argmax(probabilities), np.argmax(prior_scores)]))
+    accumulator.append(np.concatenate([[truth.sum()], counts.reshape(-1)]))
+    return accumulator
+
+  def merge_accumulators(self, accumulators: Iterable[List[np.ndarray]]) -> List[np.ndarray]:
+    return [row for accumulator in accumulators for row in accumulator]
+
+  def extract_output(self, accumulator: List[np.ndarray]) -> Dict[Any, Any]:
+    if not accumulator:
+      return {}
+    # Sorted: TFMA merges the examples in no fixed order, and the order decides which
+    # resample draws which example.
+    rows = np.stack(accumulator)
+    rows = rows[np.lexsort(rows.T[::-1])]
+    interval = metrics_lib.paired_lift(rows[:, 0], rows[:, 1:4], rows[:, 4:7])[self._metric]
+    return {key: interval[bound] for bound, key in self._keys.items()}
 
 
 def summarize(a: _Accumulator) -> Dict[str, Any]:

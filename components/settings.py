@@ -40,9 +40,14 @@ class TrainerSettings:
   # while micro-F1 still improves: watching the loss stops training too early
   # (docs/quality.md).
   early_stopping_monitor: str = 'val_micro_f1'
-  # Large batches: a step's cost is mostly the table rows it touches, and those grow
-  # far slower than the batch (abstracts share most of their n-grams).
+  # The largest batch. Large batches suit large data: a step's cost is mostly the
+  # table rows it touches, and those grow far slower than the batch (abstracts share
+  # most of their n-grams). On small data they would leave the model a handful of
+  # optimizer steps, so `train_batch_size` shrinks the batch until an epoch has
+  # `min_steps_per_epoch` steps, down to `min_batch_size` (the reference's batch).
   batch_size: int = 8192
+  min_steps_per_epoch: int = 8
+  min_batch_size: int = 128
   learning_rate: float = 4e-3  # Adam, dense layers.
   table_learning_rate: float = 0.03  # Sparse Adagrad, the TF-IDF table.
   dropout: float = 0.3  # Between the hidden layers.
@@ -93,6 +98,8 @@ class TrainerSettings:
   def __post_init__(self):
     check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
     check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
+    check(self, 'min_steps_per_epoch', self.min_steps_per_epoch >= 1, 'at least 1')
+    check(self, 'min_batch_size', self.min_batch_size >= 1, 'at least 1')
     check(self, 'top_k', self.top_k >= 1, 'at least 1')
     check(self, 'evidence_ngrams', self.evidence_ngrams >= 1, 'at least 1')
     check(self, 'min_ngrams', self.min_ngrams >= 0, 'at least 0')
@@ -112,6 +119,13 @@ class TrainerSettings:
           'at least 1')
     check(self, 'label_threshold_shrinkage', self.label_threshold_shrinkage >= 0,
           'at least 0')
+
+  def train_batch_size(self, train_examples: int) -> int:
+    """The batch size for `train_examples` papers: `batch_size` where that still gives
+    `min_steps_per_epoch` steps an epoch, else smaller, but not below `min_batch_size`
+    (nor above `batch_size`, which a smaller configured value keeps)."""
+    per_step = -(-train_examples // self.min_steps_per_epoch)  # ceil
+    return min(self.batch_size, max(self.min_batch_size, per_step))
 
 
 def to_custom_config(settings: Any) -> Dict[str, Any]:

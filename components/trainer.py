@@ -203,7 +203,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       for files in (fn_args.train_files, fn_args.eval_files))
   example_weights = recency_weights(train_split.spans, settings.recency_half_life_months)
   train_dataset = batches(
-      train_split, settings.batch_size, shuffle=True, seed=settings.seed,
+      train_split, settings.train_batch_size(train_split.size), shuffle=True,
+      seed=settings.seed,
       example_weights=None if np.all(example_weights == 1) else tf.constant(example_weights))
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
 
@@ -256,8 +257,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                                       thresholds))
   record.write(fn_args.model_run_dir)
   plot_curves(record.history, fn_args.model_run_dir)
-  export.save(model, tf_transform_output, label_names, thresholds.tolist(), settings,
-              fn_args.serving_model_dir)
+  # What a model that never reads the abstract scores: the Evaluator's baseline.
+  label_priors = metrics_lib.label_prior_baseline(
+      train_split.labels.numpy().mean(axis=0), eval_split.labels.numpy().sum(axis=0),
+      eval_split.size)
+  export.save(model, tf_transform_output, label_names, thresholds.tolist(), label_priors,
+              settings, fn_args.serving_model_dir)
 
 
 def predict_dataset(model: tf_keras.Model,

@@ -42,7 +42,7 @@ def runtime_parameter_defaults(config: PipelineConfig) -> Dict[str, str]:
       config.data_path,
       json.dumps(settings.to_custom_config(config.trainer)),
       json_format.MessageToJson(evaluation.eval_config(
-          config.min_micro_f1, config.max_micro_f1_regression)))))
+          config.min_micro_f1, config.max_micro_f1_regression, config.beat_label_priors)))))
 
 
 def create_pipeline(
@@ -58,7 +58,8 @@ def create_pipeline(
   absolute micro-F1 threshold alone."""
   data_path = config.data_path
   trainer_settings = settings.to_custom_config(config.trainer)
-  eval_config = evaluation.eval_config(config.min_micro_f1, config.max_micro_f1_regression)
+  eval_config = evaluation.eval_config(config.min_micro_f1, config.max_micro_f1_regression,
+                                       config.beat_label_priors)
   if runtime_parameters:
     data_path, trainer_settings, eval_config = (
         tfx.dsl.experimental.RuntimeParameter(name=name, ptype=str, default=default)

@@ -188,7 +188,8 @@ def _slice_value(key) -> str:
 
 
 def blessing_reasons(evaluation_uri: str, overall: SliceResult, blessed: bool) -> List[str]:
-  """Why the model was (not) blessed, in words: each threshold and where it stood."""
+  """Why the model was (not) blessed, in words: each check, whether it passed, and
+  where the figure stood against its threshold."""
   eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
   reasons = []
   for spec in eval_config.metrics_specs:
@@ -208,20 +209,41 @@ def blessing_reasons(evaluation_uri: str, overall: SliceResult, blessed: bool) -
 
 def _threshold_reasons(metric: tfma.MetricConfig, threshold: tfma.MetricThreshold,
                        overall: SliceResult) -> List[str]:
-  name = json.loads('{' + metric.config + '}').get('name', metric.class_name)
-  value = overall.candidate.get(name)
+  config = json.loads('{' + metric.config + '}')
   lower = threshold.value_threshold.lower_bound.value
+  if metric.class_name == multilabel_metrics.LiftOverPriors.__name__:
+    return [_lift_reason(config['metric'], lower, overall.candidate)]
+  name = config.get('name', metric.class_name)
+  value = overall.candidate.get(name)
   met = value is not None and value >= lower
-  reasons = [f'{name} {formatting.number(value)} {"≥" if met else "<"} {lower:g} required']
+  reasons = [f'{_passed(met)}: {name} {formatting.number(value)} {"≥" if met else "<"} '
+             f'{lower:g} required']
   if name in overall.baseline:
     change = value - overall.baseline[name]
-    reasons.append(f'{name} changed by {formatting.change(change)} against the latest '
-                   'blessed model '
+    allowed = threshold.change_threshold.absolute.value
+    reasons.append(f'{_passed(change >= allowed)}: {name} changed by '
+                   f'{formatting.change(change)} against the latest blessed model '
                    f'({formatting.number(overall.baseline[name])}); at least '
-                   f'{threshold.change_threshold.absolute.value:+g} allowed')
+                   f'{allowed:+g} allowed')
   else:
     reasons.append('no model had been blessed before: nothing to compare with')
   return reasons
+
+
+def _lift_reason(metric: str, lower_bound: float, candidate: Dict[str, Any]) -> str:
+  """The check that the model beats label priors on `metric`: the lift's interval."""
+  lift = functools.partial(multilabel_metrics.lift_name, metric)
+  label = _BOOTSTRAP_NAMES[metric]
+  if lift('lower') not in candidate:
+    return f'{_passed(False)}: no {label} lift over label priors (the model lacks its output)'
+  low = candidate[lift('lower')]
+  return (f'{_passed(low >= lower_bound)}: {label} lift over label priors '
+          f'{candidate[lift()]:+.3f} (95% interval {low:+.3f} to {candidate[lift("upper")]:+.3f}'
+          f'); its lower bound must be above 0')
+
+
+def _passed(met: bool) -> str:
+  return 'passed' if met else 'failed'
 
 
 def compare_with_priors(papers: List[example_gen_executor.ExamplePaper],

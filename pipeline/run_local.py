@@ -66,7 +66,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                       help='where pipeline artifacts, metadata and pushed models go')
   parser.add_argument('--epochs', type=int, default=defaults.trainer.max_epochs,
                       help='maximum training epochs (early stopping may end sooner)')
-  parser.add_argument('--batch-size', type=int, default=defaults.trainer.batch_size)
+  parser.add_argument('--batch-size', type=int, default=defaults.trainer.batch_size,
+                      help='largest training batch; smaller data gets smaller batches '
+                      '(see TrainerSettings.train_batch_size)')
   parser.add_argument('--max-vocabulary-size', type=int,
                       default=defaults.transform.max_vocabulary_size,
                       help='cap on the unigram + bigram vocabulary')
@@ -75,6 +77,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                       help='labels seen fewer times in train are not predicted')
   parser.add_argument('--min-micro-f1', type=float, default=defaults.min_micro_f1,
                       help='test micro-F1 a model needs to be blessed and pushed')
+  parser.add_argument('--no-priors-check', action='store_true',
+                      help='bless without beating the label-priors baseline on micro-F1 and '
+                      'precision@1 (for toy runs whose few test papers cannot show it)')
   parser.add_argument('--seed', type=int, default=defaults.seed)
   parser.add_argument('--beam-preset', default='direct', choices=LOCAL_PRESETS,
                       help='direct: Beam in this process; direct-multiprocessing: one '
@@ -109,6 +114,7 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
         output_root=args.output_root,
         seed=args.seed,
         min_micro_f1=args.min_micro_f1,
+        beat_label_priors=not args.no_priors_check,
         beam_pipeline_args=beam_presets.beam_args(
             args.beam_preset, job_endpoint=args.job_endpoint,
             worker_pool=args.worker_pool) + tuple(args.beam_arg),

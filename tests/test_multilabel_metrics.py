@@ -5,8 +5,13 @@ import json
 import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.evaluators import metrics_validator
+from tensorflow_model_analysis.metrics import metric_specs
 
+from components import evaluation
+from components import export
 from components import features
+from components import metrics as metrics_lib
 from components import multilabel_metrics
 
 TRUTH = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]], bool)
@@ -90,3 +95,117 @@ def test_metric_runs_inside_tfma_with_two_outputs():
   assert by_name['macro_f1'] == pytest.approx((0.8 + 0 + 1) / 3)
   assert by_name['micro_f1'] == pytest.approx(2 / 3)
   assert json.loads(by_name[multilabel_metrics.PER_LABEL])['support'] == [2, 2, 1]
+
+
+# Label shares of a training set: the label-priors baseline predicts label 0 alone
+# (its decision score is 0.5 at the share 0.6) and ranks label 0 first.
+PRIORS = np.array([0.6, 0.3, 0.05])
+PRIOR_SCORES = export.decision_scores(PRIORS, np.float64(0.6)).numpy()
+
+
+def _gate_metrics(truth, probabilities, decisions, has_baseline=False):
+  """Every metric of the Evaluator's EvalConfig on these examples, by TFMA key, and
+  TFMA's validation of them against the config's thresholds (a first run's)."""
+  eval_config = tfma.utils.update_eval_config_with_defaults(
+      evaluation.eval_config(min_micro_f1=0.2, max_micro_f1_regression=0.01),
+      has_baseline=has_baseline, rubber_stamp=True)
+  metrics = {}
+  for computation in metric_specs.to_computations(list(eval_config.metrics_specs),
+                                                  eval_config):
+    combiner = computation.combiner
+    accumulator = combiner.create_accumulator()
+    for example in zip(truth, probabilities, decisions):
+      accumulator = combiner.add_input(accumulator, _element(*example))
+    metrics.update(combiner.extract_output(combiner.merge_accumulators([accumulator])))
+  return ({key.name: value for key, value in metrics.items()},
+          metrics_validator.validate_metrics(((), metrics), eval_config))
+
+
+def _element(truth, probabilities, decisions):
+  outputs = {features.DECISION_SCORES_KEY: decisions, features.PROBABILITIES_KEY: probabilities,
+             features.PRIOR_DECISION_SCORES_KEY: PRIOR_SCORES}
+  return tfma.metrics.StandardMetricInputs(
+      labels={name: np.asarray(truth, float) for name in outputs}, predictions=outputs,
+      example_weights=None)
+
+
+def _papers(count, seed=0):
+  """`count` papers with labels drawn at the PRIORS' rates (at least one each)."""
+  rng = np.random.default_rng(seed)
+  truth = rng.random((count, 3)) < PRIORS
+  truth[~truth.any(axis=1), 0] = True
+  return truth
+
+
+def test_lift_over_priors_counts_the_model_against_the_baseline_on_the_same_papers():
+  # Example 3 has label 1 only: the model's top label and decision miss it (label 0),
+  # as the baseline's do. Baseline: label 0 for all: TP 2, predicted 4, actual 5.
+  metrics, _ = _gate_metrics(TRUTH, PROBABILITIES, PREDICTED.astype(float))
+  assert metrics['micro_f1_lift_over_priors'] == pytest.approx(2 * 3 / 9 - 2 * 2 / 9)
+  # Top labels: model 0, 0, 2, 0 (3 right); baseline 0 everywhere (2 right).
+  assert metrics['precision_at_1_lift_over_priors'] == pytest.approx(3 / 4 - 2 / 4)
+  for metric in metrics_lib.LIFT_METRICS:
+    lift = multilabel_metrics.lift_name
+    assert (metrics[lift(metric, 'lower')] <= metrics[lift(metric)] <=
+            metrics[lift(metric, 'upper')])
+
+
+def test_a_model_at_the_label_priors_level_is_refused_blessing():
+  truth = _papers(400)
+  # It gives every paper the train shares: what the baseline does, not reading the
+  # abstract. Its micro-F1 clears the floor; its lifts are zero.
+  same = np.tile(PRIORS, (len(truth), 1))
+  metrics, validation = _gate_metrics(truth, same, np.tile(PRIOR_SCORES, (len(truth), 1)))
+  assert metrics['micro_f1'] > 0.5
+  assert not validation.validation_ok
+  refused = {failure.metric_key.name for slice_result in validation.metric_validations_per_slice
+             for failure in slice_result.failures}
+  assert refused == {multilabel_metrics.lift_name(metric, 'lower')
+                     for metric in metrics_lib.LIFT_METRICS}
+
+
+def test_a_model_that_reads_the_abstract_is_blessed():
+  truth = _papers(400)
+  rng = np.random.default_rng(1)
+  probabilities = np.clip(0.7 * truth + 0.4 * rng.random(truth.shape), 0, 1)
+  metrics, validation = _gate_metrics(truth, probabilities, probabilities)
+  assert metrics['micro_f1_lift_over_priors_lower'] > 0
+  assert metrics['precision_at_1_lift_over_priors_lower'] > 0
+  assert validation.validation_ok, validation
+
+
+def test_lift_does_not_depend_on_the_order_tfma_merges_examples_in():
+  truth = _papers(60, seed=2)
+  rng = np.random.default_rng(3)
+  probabilities = np.clip(0.5 * truth + 0.6 * rng.random(truth.shape), 0, 1)
+  [computation] = multilabel_metrics.LiftOverPriors('micro_f1').computations(
+      eval_config=tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_keys={
+          name: 'labels' for name in (features.DECISION_SCORES_KEY, features.PROBABILITIES_KEY,
+                                      features.PRIOR_DECISION_SCORES_KEY)})]))
+  combiner = computation.combiner
+
+  def lift(order):
+    halves = []
+    for part in np.array_split(order, 2):
+      accumulator = combiner.create_accumulator()
+      for i in part:
+        accumulator = combiner.add_input(accumulator, _element(truth[i], probabilities[i],
+                                                               probabilities[i]))
+      halves.append(accumulator)
+    return combiner.extract_output(combiner.merge_accumulators(halves))
+
+  forward = lift(np.arange(len(truth)))
+  assert lift(rng.permutation(len(truth))) == forward
+  assert lift(np.arange(len(truth))[::-1]) == forward
+
+
+def test_a_model_exported_without_the_baseline_gets_no_lift():
+  [computation] = multilabel_metrics.LiftOverPriors('precision_at_1').computations()
+  combiner = computation.combiner
+  element = tfma.metrics.StandardMetricInputs(
+      labels={features.DECISION_SCORES_KEY: TRUTH[0].astype(float)},
+      predictions={features.DECISION_SCORES_KEY: PROBABILITIES[0]}, example_weights=None)
+  accumulator = combiner.add_input(combiner.create_accumulator(), element)
+  assert combiner.extract_output(accumulator) == {}
+  with pytest.raises(ValueError, match='metric must be one of'):
+    multilabel_metrics.LiftOverPriors('macro_f1')

@@ -191,3 +191,26 @@ def test_the_report_and_the_run_summary_word_the_same_facts_alike():
                view.dropped):
     assert fact in printed, fact
   assert view.months == 'train 2026-01..2026-02, eval 2026-02, test 2026-03'
+
+
+def test_blessing_reasons_say_which_checks_passed_and_why():
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  from components import evaluation  # pylint: disable=g-import-not-at-top
+  overall = report.SliceResult('Overall', {
+      'micro_f1': 0.61, 'micro_f1_lift_over_priors': 0.08,
+      'micro_f1_lift_over_priors_lower': 0.03, 'micro_f1_lift_over_priors_upper': 0.13,
+      'precision_at_1_lift_over_priors': 0.01,
+      'precision_at_1_lift_over_priors_lower': -0.02,
+      'precision_at_1_lift_over_priors_upper': 0.04}, {'micro_f1': 0.63})
+  reasons = [reason for spec in evaluation.eval_config(0.5, 0.01).metrics_specs
+             for metric in spec.metrics for threshold in metric.per_slice_thresholds
+             for reason in report._threshold_reasons(  # pylint: disable=protected-access
+                 metric, threshold.threshold, overall)]
+  assert reasons == [
+      'passed: micro_f1 0.6100 ≥ 0.5 required',
+      'failed: micro_f1 changed by -0.0200 against the latest blessed model (0.6300); at '
+      'least -0.01 allowed',
+      'passed: micro F1 lift over label priors +0.080 (95% interval +0.030 to +0.130); its '
+      'lower bound must be above 0',
+      'failed: precision@1 lift over label priors +0.010 (95% interval -0.020 to +0.040); its '
+      'lower bound must be above 0']

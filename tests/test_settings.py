@@ -49,3 +49,19 @@ def test_out_of_range_flag_is_a_usage_error(capsys):
 def test_unknown_setting_is_an_error():
   with pytest.raises(ValueError, match='unknown TrainerSettings setting'):
     settings.from_custom_config(settings.TrainerSettings, {'learning_rat': 0.1})
+
+
+@pytest.mark.parametrize('train_examples, expected', [
+    # The full data's months (69k-88k train papers): the configured 8,192.
+    (69_000, 8192), (88_000, 8192),
+    # The bundled sample's 3,377: 8 steps an epoch.
+    (3_377, 423),
+    # Tiny data: not below the reference's 128.
+    (500, 128)])
+def test_batch_size_shrinks_with_the_data_to_keep_steps_per_epoch(train_examples, expected):
+  assert settings.TrainerSettings().train_batch_size(train_examples) == expected
+
+
+def test_a_configured_batch_size_is_the_largest_used():
+  assert settings.TrainerSettings(batch_size=32).train_batch_size(3_377) == 32
+  assert run_local.parse_config(['--batch-size', '64']).trainer.train_batch_size(100_000) == 64
