@@ -16,13 +16,16 @@ model's two outputs once per example, as arrays, and yields:
   missed while another, false one was predicted); and the micro precision / recall
   at every threshold of a 100-step grid.
 
-`LiftOverPriors` judges the model against the label-priors baseline (every paper
-gets train's label shares, at the threshold that suits eval; the model exports its
-decision scores as a third output, `prior_decision_scores`): one of
-`metrics.LIFT_METRICS` of the model minus the baseline's on the same examples, with
-the 95% paired-bootstrap interval's bounds. It is named after its lower bound, the
-figure a blessing threshold judges (TFMA ties a MetricConfig's threshold to the key
-named after the instance). Models exported before that output get no lift figures.
+With the model's third output, `prior_decision_scores` (the label-priors baseline:
+every paper gets train's label shares, at the threshold that suits eval), the same
+pass also counts, per example, what the model's and the baseline's micro-F1 and
+precision@1 add up, and bootstraps their differences (a private figure, not
+written). `LiftOverPriors` publishes one of them, `metrics.LIFT_METRICS`' lift with
+its 95% paired-bootstrap interval, as a TFMA derived metric: named after the lower
+bound, the figure a blessing threshold judges (TFMA ties a MetricConfig's threshold
+to the key named after the instance), and sharing `MultiLabelMetrics`' pass (TFMA
+runs identical computations once). Models exported before that output get no lift
+figures.
 """
 
 import json
@@ -39,6 +42,8 @@ from components import metrics as metrics_lib
 
 NAME = 'multi_label'
 PER_LABEL = 'per_label'
+# Private (a leading '_': TFMA does not write it): {metric: interval} of the lifts.
+_LIFTS = '_lifts_over_priors'
 TOP_KS = (1, 3, 5)
 _BINS = 100  # Probability histogram per label: AUC and the threshold curve.
 _MICRO_BINS = 10_000  # All labels' scores together: micro AUC.
@@ -61,12 +66,12 @@ def lift_name(metric: str, bound: str = '') -> str:
 class LiftOverPriors(metric_types.Metric):
   """`metric`'s lift over the label-priors baseline; see the module docstring."""
 
-  def __init__(self, metric: str = 'micro_f1', name: Optional[str] = None):
+  def __init__(self, metric: str = 'micro_f1'):
     if metric not in metrics_lib.LIFT_METRICS:
       raise ValueError(f'LiftOverPriors: metric must be one of {metrics_lib.LIFT_METRICS}, '
                        f'got {metric!r}')
     super().__init__(metric_util.merge_per_key_computations(_lift_computations),
-                     name=name or lift_name(metric, 'lower'), metric=metric)
+                     name=lift_name(metric, 'lower'), metric=metric)
 
 
 metric_types.register_metric(MultiLabelMetrics)
@@ -86,7 +91,7 @@ def _computations(name: str = NAME, eval_config: Optional[config_pb2.EvalConfig]
   keys = {metric: metric_types.MetricKey(name=metric, model_name=model_name,
                                          output_name=output_name,
                                          example_weighted=example_weighted)
-          for metric in scalar_names() + [PER_LABEL]}
+          for metric in scalar_names() + [PER_LABEL, _LIFTS]}
   return [metric_types.MetricComputation(
       keys=list(keys.values()), preprocessors=None,
       combiner=_Combiner(keys, eval_config, model_name))]
@@ -96,15 +101,24 @@ def _lift_computations(name: str, metric: str,
                        eval_config: Optional[config_pb2.EvalConfig] = None,
                        model_name: str = '', output_name: str = '',
                        example_weighted: bool = False) -> metric_types.MetricComputations:
+  """`MultiLabelMetrics`' computation (TFMA runs it once) and `metric`'s lift from it."""
+  [base] = _computations(eval_config=eval_config, model_name=model_name,
+                         output_name=output_name, example_weighted=example_weighted)
+  lifts = next(key for key in base.keys if key.name == _LIFTS)
   # The instance's name is the lower bound's, which thresholds judge.
   names = {'estimate': lift_name(metric), 'low': name, 'high': lift_name(metric, 'upper')}
   keys = {bound: metric_types.MetricKey(name=key_name, model_name=model_name,
                                         output_name=output_name,
                                         example_weighted=example_weighted)
           for bound, key_name in names.items()}
-  return [metric_types.MetricComputation(
-      keys=list(keys.values()), preprocessors=None,
-      combiner=_LiftCombiner(keys, metric, eval_config, model_name))]
+
+  def result(metrics: Dict[metric_types.MetricKey, Any]) -> Dict[metric_types.MetricKey, float]:
+    if lifts not in metrics:
+      return {}  # A model exported without the baseline.
+    return {key: metrics[lifts][metric][bound] for bound, key in keys.items()}
+
+  return [base, metric_types.DerivedMetricComputation(keys=list(keys.values()),
+                                                      result=result)]
 
 
 class _Accumulator:
@@ -124,8 +138,12 @@ class _Accumulator:
     self.confusions = np.zeros((num_labels, num_labels))  # [missed true, false predicted]
     self.micro_positive_histogram = np.zeros(_MICRO_BINS)
     self.micro_negative_histogram = np.zeros(_MICRO_BINS)
+    # Per example with the baseline's scores: true labels, then the model's and the
+    # baseline's `metrics.example_counts`. Kept whole for the bootstrap.
+    self.prior_rows: List[np.ndarray] = []
 
-  def add(self, truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray):
+  def add(self, truth: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray,
+          prior_scores: Optional[np.ndarray] = None):
     self.examples += 1
     self.true_positives += truth & predicted
     self.false_positives += ~truth & predicted
@@ -149,6 +167,12 @@ class _Accumulator:
     missed, wrong = np.flatnonzero(truth & ~predicted), np.flatnonzero(~truth & predicted)
     if len(missed) and len(wrong):
       self.confusions[np.ix_(missed, wrong)] += 1
+    if prior_scores is not None:
+      # Each ranks by its own scores: the baseline's keep train's label shares' order.
+      counts = metrics_lib.example_counts(
+          np.stack([truth, truth]), np.stack([predicted, prior_scores >= 0.5]),
+          np.array([ranked[0], np.argmax(prior_scores)]))
+      self.prior_rows.append(np.concatenate([[true_count], counts.reshape(-1)]))
 
   def merge(self, other: '_Accumulator'):
     for field, value in vars(other).items():
@@ -160,28 +184,20 @@ class _Accumulator:
         setattr(self, field, mine + value)
 
 
-class _OutputReader(beam.CombineFn):
-  """A combiner that reads the model's outputs as arrays."""
-
-  def __init__(self, eval_config: Optional[config_pb2.EvalConfig], model_name: str):
-    self._eval_config = eval_config
-    self._model_name = model_name
-
-  def _output(self, element, output_name: str):
-    """(truth, scores) of one example for one output, as flat arrays."""
-    label, prediction, _ = next(metric_util.to_label_prediction_example_weight(
-        element, eval_config=self._eval_config, model_name=self._model_name,
-        output_name=output_name, flatten=False))
-    return np.asarray(label).reshape(-1) >= 0.5, np.asarray(prediction, float).reshape(-1)
-
-
-class _Combiner(_OutputReader):
+class _Combiner(beam.CombineFn):
   """Reads decisions from `decision_scores` (>= 0.5) and ranks `probabilities`."""
 
   def __init__(self, keys: Dict[str, metric_types.MetricKey],
                eval_config: Optional[config_pb2.EvalConfig], model_name: str):
-    super().__init__(eval_config, model_name)
     self._keys = keys
+    self._eval_config = eval_config
+    self._model_name = model_name
+
+  def _output(self, element, output_name: str):
+    label, prediction, _ = next(metric_util.to_label_prediction_example_weight(
+        element, eval_config=self._eval_config, model_name=self._model_name,
+        output_name=output_name, flatten=False))
+    return np.asarray(label).reshape(-1) >= 0.5, np.asarray(prediction, float).reshape(-1)
 
   def create_accumulator(self) -> Optional[_Accumulator]:
     return None
@@ -190,8 +206,11 @@ class _Combiner(_OutputReader):
                 element: metric_types.StandardMetricInputs) -> _Accumulator:
     truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
     _, probabilities = self._output(element, features.PROBABILITIES_KEY)
+    prior_scores = None
+    if features.PRIOR_DECISION_SCORES_KEY in element.predictions:
+      _, prior_scores = self._output(element, features.PRIOR_DECISION_SCORES_KEY)
     accumulator = accumulator or _Accumulator(len(truth))
-    accumulator.add(truth, decisions >= 0.5, probabilities)
+    accumulator.add(truth, decisions >= 0.5, probabilities, prior_scores)
     return accumulator
 
   def merge_accumulators(self, accumulators: Iterable[Optional[_Accumulator]]):
@@ -211,48 +230,9 @@ class _Combiner(_OutputReader):
     values = summarize(accumulator)
     output = {self._keys[name]: values[name] for name in scalar_names()}
     output[self._keys[PER_LABEL]] = json.dumps(values[PER_LABEL])
+    if _LIFTS in values:
+      output[self._keys[_LIFTS]] = values[_LIFTS]
     return output
-
-
-class _LiftCombiner(_OutputReader):
-  """Per example, what the model's and the label-priors baseline's figure add up
-  (`metrics.example_counts`); the lift and its interval from them all."""
-
-  def __init__(self, keys: Dict[str, metric_types.MetricKey], metric: str,
-               eval_config: Optional[config_pb2.EvalConfig], model_name: str):
-    super().__init__(eval_config, model_name)
-    self._keys = keys
-    self._metric = metric
-
-  def create_accumulator(self) -> List[np.ndarray]:
-    return []
-
-  def add_input(self, accumulator: List[np.ndarray],
-                element: metric_types.StandardMetricInputs) -> List[np.ndarray]:
-    if features.PRIOR_DECISION_SCORES_KEY not in element.predictions:
-      return accumulator  # A model exported without the baseline.
-    truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
-    _, probabilities = self._output(element, features.PROBABILITIES_KEY)
-    _, prior_scores = self._output(element, features.PRIOR_DECISION_SCORES_KEY)
-    # Each ranks by its own scores: the baseline's keep train's label shares' order.
-    counts = metrics_lib.example_counts(
-        np.stack([truth, truth]), np.stack([decisions >= 0.5, prior_scores >= 0.5]),
-        np.array([np.argmax(probabilities), np.argmax(prior_scores)]))
-    accumulator.append(np.concatenate([[truth.sum()], counts.reshape(-1)]))
-    return accumulator
-
-  def merge_accumulators(self, accumulators: Iterable[List[np.ndarray]]) -> List[np.ndarray]:
-    return [row for accumulator in accumulators for row in accumulator]
-
-  def extract_output(self, accumulator: List[np.ndarray]) -> Dict[Any, Any]:
-    if not accumulator:
-      return {}
-    # Sorted: TFMA merges the examples in no fixed order, and the order decides which
-    # resample draws which example.
-    rows = np.stack(accumulator)
-    rows = rows[np.lexsort(rows.T[::-1])]
-    interval = metrics_lib.paired_lift(rows[:, 0], rows[:, 1:4], rows[:, 4:7])[self._metric]
-    return {key: interval[bound] for bound, key in self._keys.items()}
 
 
 def summarize(a: _Accumulator) -> Dict[str, Any]:
@@ -278,6 +258,12 @@ def summarize(a: _Accumulator) -> Dict[str, Any]:
   for k in TOP_KS:
     values[f'precision_at_{k}'] = a.hits_at_k[k] / a.examples
     values[f'recall_at_{k}'] = a.recall_at_k[k] / max(a.examples_with_labels, 1)
+  if a.prior_rows:
+    # Sorted: TFMA merges the examples in no fixed order, and the order decides which
+    # resample draws which example.
+    rows = np.stack(a.prior_rows)
+    rows = rows[np.lexsort(rows.T[::-1])]
+    values[_LIFTS] = metrics_lib.paired_lift(rows[:, 0], rows[:, 1:4], rows[:, 4:7])
   pairs = np.argwhere(a.confusions > 0)
   order = np.argsort(-a.confusions[a.confusions > 0], kind='stable')[:_TOP_CONFUSIONS]
   # Counts above each bin's lower edge, summed over labels: the micro curve.

@@ -103,22 +103,36 @@ PRIORS = np.array([0.6, 0.3, 0.05])
 PRIOR_SCORES = export.decision_scores(PRIORS, np.float64(0.6)).numpy()
 
 
-def _gate_metrics(truth, probabilities, decisions, has_baseline=False):
-  """Every metric of the Evaluator's EvalConfig on these examples, by TFMA key, and
-  TFMA's validation of them against the config's thresholds (a first run's)."""
+def _gate_metrics(truth, probabilities, decisions):
+  """Every metric of the Evaluator's EvalConfig on these examples, by name, and TFMA's
+  validation of them against the config's thresholds (a first run's)."""
   eval_config = tfma.utils.update_eval_config_with_defaults(
       evaluation.eval_config(min_micro_f1=0.2, max_micro_f1_regression=0.01),
-      has_baseline=has_baseline, rubber_stamp=True)
-  metrics = {}
-  for computation in metric_specs.to_computations(list(eval_config.metrics_specs),
-                                                  eval_config):
-    combiner = computation.combiner
-    accumulator = combiner.create_accumulator()
-    for example in zip(truth, probabilities, decisions):
-      accumulator = combiner.add_input(accumulator, _element(*example))
-    metrics.update(combiner.extract_output(combiner.merge_accumulators([accumulator])))
+      has_baseline=False, rubber_stamp=True)
+  metrics = _run(metric_specs.to_computations(list(eval_config.metrics_specs), eval_config),
+                 [_element(*example) for example in zip(truth, probabilities, decisions)])
   return ({key.name: value for key, value in metrics.items()},
           metrics_validator.validate_metrics(((), metrics), eval_config))
+
+
+def _run(computations, elements, parts=1):
+  """What TFMA's evaluator does with `computations`: each distinct combiner over the
+  elements (split into `parts` merged accumulators), then the derived metrics."""
+  metrics = {}
+  for computation in dict.fromkeys(c for c in computations
+                                   if isinstance(c, tfma.metrics.MetricComputation)):
+    combiner = computation.combiner
+    accumulators = []
+    for part in np.array_split(np.arange(len(elements)), parts):
+      accumulator = combiner.create_accumulator()
+      for i in part:
+        accumulator = combiner.add_input(accumulator, elements[i])
+      accumulators.append(accumulator)
+    metrics.update(combiner.extract_output(combiner.merge_accumulators(accumulators)))
+  for computation in computations:
+    if isinstance(computation, tfma.metrics.DerivedMetricComputation):
+      metrics.update(computation.result(metrics))
+  return metrics
 
 
 def _element(truth, probabilities, decisions):
@@ -178,34 +192,31 @@ def test_lift_does_not_depend_on_the_order_tfma_merges_examples_in():
   truth = _papers(60, seed=2)
   rng = np.random.default_rng(3)
   probabilities = np.clip(0.5 * truth + 0.6 * rng.random(truth.shape), 0, 1)
-  [computation] = multilabel_metrics.LiftOverPriors('micro_f1').computations(
+  elements = [_element(*example) for example in zip(truth, probabilities, probabilities)]
+  computations = multilabel_metrics.LiftOverPriors('micro_f1').computations(
       eval_config=tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_keys={
           name: 'labels' for name in (features.DECISION_SCORES_KEY, features.PROBABILITIES_KEY,
                                       features.PRIOR_DECISION_SCORES_KEY)})]))
-  combiner = computation.combiner
 
   def lift(order):
-    halves = []
-    for part in np.array_split(order, 2):
-      accumulator = combiner.create_accumulator()
-      for i in part:
-        accumulator = combiner.add_input(accumulator, _element(truth[i], probabilities[i],
-                                                               probabilities[i]))
-      halves.append(accumulator)
-    return combiner.extract_output(combiner.merge_accumulators(halves))
+    metrics = _run(computations, [elements[i] for i in order], parts=2)
+    return {key.name: value for key, value in metrics.items() if key.name.startswith('micro')}
 
   forward = lift(np.arange(len(truth)))
+  assert {'micro_f1', 'micro_f1_lift_over_priors_lower'} <= set(forward)
   assert lift(rng.permutation(len(truth))) == forward
   assert lift(np.arange(len(truth))[::-1]) == forward
 
 
 def test_a_model_exported_without_the_baseline_gets_no_lift():
-  [computation] = multilabel_metrics.LiftOverPriors('precision_at_1').computations()
-  combiner = computation.combiner
+  computations = multilabel_metrics.LiftOverPriors('precision_at_1').computations()
   element = tfma.metrics.StandardMetricInputs(
-      labels={features.DECISION_SCORES_KEY: TRUTH[0].astype(float)},
-      predictions={features.DECISION_SCORES_KEY: PROBABILITIES[0]}, example_weights=None)
-  accumulator = combiner.add_input(combiner.create_accumulator(), element)
-  assert combiner.extract_output(accumulator) == {}
+      labels={name: TRUTH[0].astype(float)
+              for name in (features.DECISION_SCORES_KEY, features.PROBABILITIES_KEY)},
+      predictions={features.DECISION_SCORES_KEY: PROBABILITIES[0],
+                   features.PROBABILITIES_KEY: PROBABILITIES[0]}, example_weights=None)
+  metrics = _run(computations, [element])
+  assert 'micro_f1' in {key.name for key in metrics}
+  assert not [key for key in metrics if 'lift' in key.name]
   with pytest.raises(ValueError, match='metric must be one of'):
     multilabel_metrics.LiftOverPriors('macro_f1')
