@@ -206,9 +206,9 @@ class _Combiner(beam.CombineFn):
                 element: metric_types.StandardMetricInputs) -> _Accumulator:
     truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
     _, probabilities = self._output(element, features.PROBABILITIES_KEY)
-    prior_scores = None
-    if features.PRIOR_DECISION_SCORES_KEY in element.predictions:
-      _, prior_scores = self._output(element, features.PRIOR_DECISION_SCORES_KEY)
+    prior_scores = element.predictions.get(features.PRIOR_DECISION_SCORES_KEY)
+    if prior_scores is not None:  # Its label is the other outputs'.
+      prior_scores = np.asarray(prior_scores, float).reshape(-1)
     accumulator = accumulator or _Accumulator(len(truth))
     accumulator.add(truth, decisions >= 0.5, probabilities, prior_scores)
     return accumulator
