@@ -13,7 +13,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
-from tensorflow_transform import analyzers as tft_analyzers
 
 from components import features
 from components import settings as settings_lib
@@ -62,15 +61,13 @@ def preprocessing_fn(inputs: Dict[str, Any],
 def ngram_vocabulary(ngrams: tf.SparseTensor, top_k: int) -> str:
   """The `top_k` most frequent n-grams of the analyzed data: the vocabulary file.
 
-  A streaming top-k sketch where tf.Transform allows one (up to
-  `LARGE_VOCAB_TOP_K`, 200,000): the exact analyzer handles each of the millions of
-  distinct n-grams as a Python object and is several times slower. Above that, the
-  exact one.
+  Counted exactly, ties broken by the n-gram itself, so the same papers give the same
+  vocabulary whatever order Beam reads them in. (tf.Transform's streaming top-k
+  sketch, `approximate_vocabulary`, is faster but its counts, and so the entries
+  near the cap, depend on that order: docs/quality.md has what the exact count costs.)
   """
-  analyzer = (tft.experimental.approximate_vocabulary
-              if top_k <= tft_analyzers.LARGE_VOCAB_TOP_K else tft.vocabulary)
-  return analyzer(ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY,
-                  name='ngram_vocabulary')
+  return tft.vocabulary(ngrams, top_k=top_k, vocab_filename=features.NGRAM_VOCABULARY,
+                        name='ngram_vocabulary')
 
 
 def tfidf(ids: tf.SparseTensor, id_count: int) -> Tuple[tf.SparseTensor, tf.SparseTensor]:

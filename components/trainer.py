@@ -7,6 +7,7 @@ search. The test split is left to the Evaluator.
 """
 
 import dataclasses
+import hashlib
 import logging
 import time
 from typing import Dict, List, Optional, Tuple
@@ -49,7 +50,7 @@ class InMemorySplit:
 
 def load_split(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
                tf_transform_output: tft.TFTransformOutput, num_labels: int) -> InMemorySplit:
-  """Reads a split of transformed examples once, in file order."""
+  """Reads a split of transformed examples once, in a canonical order."""
   dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False),
@@ -60,8 +61,32 @@ def load_split(file_pattern: List[str], data_accessor: tfx.components.DataAccess
     weights.append(tf.RaggedTensor.from_sparse(batch[features.NGRAM_WEIGHTS_KEY]))
     labels.append(labels_lib.multi_hot(batch[features.LABEL_IDS_KEY], num_labels))
     spans.append(np.reshape(batch[features.SPAN_KEY].numpy(), [-1]))
-  return InMemorySplit(tf.concat(ids, axis=0), tf.concat(weights, axis=0),
-                       tf.concat(labels, axis=0), np.concatenate(spans))
+  return in_canonical_order(InMemorySplit(tf.concat(ids, axis=0), tf.concat(weights, axis=0),
+                                          tf.concat(labels, axis=0), np.concatenate(spans)))
+
+
+def in_canonical_order(split: InMemorySplit) -> InMemorySplit:
+  """`split` sorted by a fingerprint of each example's content.
+
+  ExampleGen's files hold the same examples from run to run but in an order Beam does
+  not fix, and the seeded shuffle permutes whatever order it is given: sorted first,
+  the same examples train the same model. Examples with equal fingerprints are equal
+  (up to a 128-bit hash collision), so their relative order does not matter.
+  """
+  # The rows of ids and weights share their splits (one weight per n-gram id); the
+  # row's length leads its bytes, so no two different examples give the same bytes.
+  row_splits = split.ngram_ids.row_splits.numpy()
+  ids, weights = split.ngram_ids.flat_values.numpy(), split.ngram_weights.flat_values.numpy()
+  labels = split.labels.numpy()
+  keys = np.array([
+      hashlib.blake2b(b''.join((
+          np.int64(end - start).tobytes(), ids[start:end].tobytes(),
+          weights[start:end].tobytes(), labels[row].tobytes(), split.spans[row].tobytes())),
+                      digest_size=16).digest()
+      for row, (start, end) in enumerate(zip(row_splits[:-1], row_splits[1:]))], dtype='S16')
+  order = np.argsort(keys, kind='stable')
+  return InMemorySplit(tf.gather(split.ngram_ids, order), tf.gather(split.ngram_weights, order),
+                       tf.gather(split.labels, order), split.spans[order])
 
 
 def recency_weights(spans: np.ndarray, half_life_months: float) -> np.ndarray:

@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from tensorflow_transform import analyzers as tft_analyzers
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx.utils import io_utils
 
@@ -126,16 +125,17 @@ def test_labels_become_ids_in_a_train_label_vocabulary(transformed):
   assert [labels[i] for i in results['unseen'][0][features.LABEL_IDS_KEY]] == ['cs.CL']
 
 
-def test_vocabulary_caps_above_the_sketch_limit_use_the_exact_analyzer(transformed):
-  """tf.Transform's approximate vocabulary refuses top_k > 200,000; such caps still
-  work, through the exact analyzer, and give the same n-grams on this data."""
-  cap = tft_analyzers.LARGE_VOCAB_TOP_K + 1
-  results, output = _analyze_and_transform(TRAIN, TRAIN, max_vocabulary_size=cap)
-  _, sketched = transformed
-  assert (sorted(_vocabulary(output, features.NGRAM_VOCABULARY)) ==
-          sorted(_vocabulary(sketched, features.NGRAM_VOCABULARY)))
-  # Every train n-gram is in the vocabulary: none gets the out-of-vocabulary id (the cap).
-  assert max(max(row[features.NGRAM_IDS_KEY]) for row in results) < cap
+def test_the_vocabulary_does_not_depend_on_the_order_of_the_papers():
+  """A cap below the number of distinct n-grams, with ties at the cut: the same
+  papers in another order give the same vocabulary, most frequent first and ties in
+  reverse lexicographic order (a streaming sketch's counts depend on the order)."""
+  rows = TRAIN + [{'title': b'', 'abstract': b'Deep graphs for text', 'labels': [b'cs.LG']},
+                  {'title': b'', 'abstract': b'Learning graphs and images', 'labels': [b'cs.LG']}]
+  vocabularies = [
+      _vocabulary(_analyze_and_transform(ordered, [], max_vocabulary_size=3)[1],
+                  features.NGRAM_VOCABULARY) for ordered in (rows, rows[::-1])]
+  # 'for', 'images', 'learning' and 'text' are each in 3 papers, the rest in fewer.
+  assert vocabularies == [['text', 'learning', 'images']] * 2
 
 
 def test_the_span_is_passed_on_and_minus_one_without_one(transformed):
