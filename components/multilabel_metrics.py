@@ -199,6 +199,14 @@ class _Combiner(beam.CombineFn):
         output_name=output_name, flatten=False))
     return np.asarray(label).reshape(-1) >= 0.5, np.asarray(prediction, float).reshape(-1)
 
+  def _has_output(self, element, output_name: str) -> bool:
+    """Whether this model has `output_name`: with a baseline model, TFMA nests each
+    model's outputs under its name."""
+    predictions = element.predictions
+    if self._model_name in predictions:
+      predictions = predictions[self._model_name]
+    return output_name in predictions
+
   def create_accumulator(self) -> Optional[_Accumulator]:
     return None
 
@@ -206,9 +214,9 @@ class _Combiner(beam.CombineFn):
                 element: metric_types.StandardMetricInputs) -> _Accumulator:
     truth, decisions = self._output(element, features.DECISION_SCORES_KEY)
     _, probabilities = self._output(element, features.PROBABILITIES_KEY)
-    prior_scores = element.predictions.get(features.PRIOR_DECISION_SCORES_KEY)
-    if prior_scores is not None:  # Its label is the other outputs'.
-      prior_scores = np.asarray(prior_scores, float).reshape(-1)
+    prior_scores = None
+    if self._has_output(element, features.PRIOR_DECISION_SCORES_KEY):
+      _, prior_scores = self._output(element, features.PRIOR_DECISION_SCORES_KEY)
     accumulator = accumulator or _Accumulator(len(truth))
     accumulator.add(truth, decisions >= 0.5, probabilities, prior_scores)
     return accumulator

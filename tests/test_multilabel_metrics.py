@@ -103,15 +103,31 @@ PRIORS = np.array([0.6, 0.3, 0.05])
 PRIOR_SCORES = export.decision_scores(PRIORS, np.float64(0.6)).numpy()
 
 
-def _gate_metrics(truth, probabilities, decisions):
-  """Every metric of the Evaluator's EvalConfig on these examples, by name, and TFMA's
-  validation of them against the config's thresholds (a first run's)."""
+def _gate_metrics(truth, probabilities, decisions, blessed_before=None):
+  """The candidate's metrics under the Evaluator's EvalConfig on these examples, by
+  name, and TFMA's validation of them against the config's thresholds. With
+  `blessed_before` (its probabilities), a latest blessed model exported without the
+  baseline's output is TFMA's baseline model, as after an upgrade."""
   eval_config = tfma.utils.update_eval_config_with_defaults(
       evaluation.eval_config(min_micro_f1=0.2, max_micro_f1_regression=0.01),
-      has_baseline=False, rubber_stamp=True)
+      has_baseline=blessed_before is not None, rubber_stamp=True)
+  elements = [_element(*example) for example in zip(truth, probabilities, decisions)]
+  if blessed_before is not None:
+    for i, element in enumerate(elements):
+      old = {features.DECISION_SCORES_KEY: blessed_before[i],
+             features.PROBABILITIES_KEY: blessed_before[i]}
+      elements[i] = tfma.metrics.StandardMetricInputs(
+          labels=element.labels, example_weights=None,
+          predictions={tfma.CANDIDATE_KEY: element.predictions, tfma.BASELINE_KEY: old})
   metrics = _run(metric_specs.to_computations(list(eval_config.metrics_specs), eval_config),
-                 [_element(*example) for example in zip(truth, probabilities, decisions)])
-  return ({key.name: value for key, value in metrics.items()},
+                 elements)
+  # As TFMA's evaluator: each scalar's change from the baseline model.
+  metrics.update({key.make_diff_key(): value - metrics[key.make_baseline_key(tfma.BASELINE_KEY)]
+                  for key, value in list(metrics.items())
+                  if key.model_name == tfma.CANDIDATE_KEY and isinstance(value, float) and
+                  key.make_baseline_key(tfma.BASELINE_KEY) in metrics})
+  return ({key.name: value for key, value in metrics.items()
+           if key.model_name in ('', tfma.CANDIDATE_KEY) and not key.is_diff},
           metrics_validator.validate_metrics(((), metrics), eval_config))
 
 
@@ -186,6 +202,22 @@ def test_a_model_that_reads_the_abstract_is_blessed():
   assert metrics['micro_f1_lift_over_priors_lower'] > 0
   assert metrics['precision_at_1_lift_over_priors_lower'] > 0
   assert validation.validation_ok, validation
+
+
+def test_with_a_latest_blessed_model_the_candidate_is_judged_on_all_three_checks():
+  truth = _papers(400)
+  rng = np.random.default_rng(1)
+  probabilities = np.clip(0.7 * truth + 0.4 * rng.random(truth.shape), 0, 1)
+  worse = np.clip(0.5 * truth + 0.6 * rng.random(truth.shape), 0, 1)
+  metrics, validation = _gate_metrics(truth, probabilities, probabilities, worse)
+  assert metrics['micro_f1_lift_over_priors_lower'] > 0
+  assert validation.validation_ok, validation
+  # Against a better blessed model, only the no-regression check fails.
+  _, validation = _gate_metrics(truth, worse, worse, probabilities)
+  refused = {(failure.metric_key.name, failure.metric_key.is_diff)
+             for slice_result in validation.metric_validations_per_slice
+             for failure in slice_result.failures}
+  assert refused == {('micro_f1', True)}
 
 
 def test_lift_does_not_depend_on_the_order_tfma_merges_examples_in():
