@@ -6,8 +6,8 @@ INSTALLED := $(VENV)/.installed
 
 CLIENTS := .venv-clients/.installed
 
-.PHONY: run test serve bench backtest bench-scale bench-serve venv clean kubeflow image-check \
-	pipeline-image
+.PHONY: run test serve bench backtest bench-scale bench-serve bench-evidence venv clean kubeflow \
+	image-check pipeline-image
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -33,6 +33,10 @@ bench-scale: $(INSTALLED)
 
 bench-serve: $(INSTALLED)
 	$(BIN)/python -m benchmarks.serve $(ARGS)
+
+# How much of the evidence the portal shows for a run's test papers is function words.
+bench-evidence: $(INSTALLED)
+	$(BIN)/python -m benchmarks.evidence $(ARGS)
 
 # The Kubeflow Pipelines 2.x package (pipeline/run_kubeflow.py), then loaded and
 # nested in a pipeline by the real kfp SDK. Point KUBEFLOW_ARGS at your image,

@@ -1,16 +1,17 @@
 """Serving signatures of the exported SavedModel.
 
 - `serving_default`: raw abstract (and title) strings -> every label's probability
-  and name, which labels reach their threshold, and the top-k label names. The
-  Transform graph is inside, so serving applies exactly the training-time
-  vectorization.
+  and name, which labels reach their threshold, the top-k label names, and a warning
+  when the text gives too little evidence to suggest anything (`input_warning`; no
+  label is then `predicted`). The Transform graph is inside, so serving applies
+  exactly the training-time vectorization.
 - `serve_examples`: serialized tf.Examples -> probabilities and decision scores, for
   TFMA, with the label-priors baseline's decision scores to judge them against; `transform_features` gives TFMA the multi-hot labels and slicing columns.
 - `label_vocabulary`: label names and their decision thresholds, for clients.
 - `explain`: what `serving_default` gives, and for people reading it: how much of
-  the text the model knows (`known_ngrams` of `ngrams`), a warning when that is too
-  little to trust the answer (`input_warning`), and per top-k label the n-grams that
-  pushed it up most (`evidence_ngrams`, `evidence_scores`).
+  the text the model knows (`known_ngrams` of `ngrams`, behind the warning), and per
+  top-k label the n-grams that pushed it up most (`evidence_ngrams`,
+  `evidence_scores`).
 """
 
 from typing import Dict, Sequence, Tuple
@@ -27,6 +28,13 @@ from components import preprocessing
 from components import settings as settings_lib
 
 _EPSILON = 1e-7
+# Scripts written without spaces between words. The tokenizer splits on
+# whitespace, so such a text is a handful of sentence-long "n-grams" that no
+# vocabulary holds: neither "too short" nor "unfamiliar" says what is wrong.
+_UNSPACED_SCRIPTS = r'\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}'
+# The share of a text's letters in those scripts from which it gets its own warning:
+# most of it, so that a CJK name or term in an English abstract does not.
+_MAX_UNSPACED_SHARE = 0.5
 
 
 def decision_scores(probabilities: tf.Tensor, thresholds: tf.Tensor) -> tf.Tensor:
@@ -92,6 +100,41 @@ def top_evidence(ngram_ids: tf.SparseTensor, contributions: tf.Tensor, out_of_vo
   return tf.where(top.values > 0, top_ids, out_of_vocabulary), top.values
 
 
+def unspaced_share(text: tf.Tensor) -> tf.Tensor:
+  """[batch] share of each text's letters in scripts written without spaces (0 for
+  a text without letters)."""
+  def letters(pattern):
+    return tf.cast(tf.strings.length(tf.strings.regex_replace(text, pattern, ''),
+                                     unit='UTF8_CHAR'), tf.float32)
+  return letters(f'[^{_UNSPACED_SCRIPTS}]') / tf.maximum(letters(r'\PL'), 1.0)
+
+
+def input_warning(raw: Dict[str, tf.Tensor], ngram_ids: tf.lookup.StaticHashTable,
+                  settings: settings_lib.TrainerSettings
+                  ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """(ngrams, known_ngrams, warning) [batch] of raw title and abstract strings.
+
+  The text's n-gram occurrences as Transform splits them, known or not, and those in
+  the vocabulary (`ngram_ids` maps the others to -1). The warning, first that applies:
+  UNSUPPORTED_SCRIPT (mostly letters of scripts without spaces between words),
+  TOO_SHORT (under `min_ngrams`), UNFAMILIAR (under `min_known_ngram_share` known);
+  '' when the text is evidence enough to suggest labels.
+  """
+  text = preprocessing.paper_text(raw)
+  ngrams = tft.ngrams(preprocessing.tokenize(text), ngram_range=(1, 2), separator=' ')
+  rows = tf.shape(text, out_type=tf.int64)[0]
+  count = lambda values: tf.cast(tf.math.unsorted_segment_sum(
+      tf.cast(values, tf.int32), ngrams.indices[:, 0], rows), tf.int32)
+  total = count(tf.ones_like(ngrams.values, tf.bool))
+  known = count(ngram_ids.lookup(ngrams.values) >= 0)
+  warning = tf.where(
+      unspaced_share(text) >= _MAX_UNSPACED_SHARE, features.UNSUPPORTED_SCRIPT,
+      tf.where(total < settings.min_ngrams, features.TOO_SHORT,
+               tf.where(tf.cast(known, tf.float32) < settings.min_known_ngram_share *
+                        tf.cast(total, tf.float32), features.UNFAMILIAR, '')))
+  return total, known, warning
+
+
 def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
          label_names: Sequence[str], thresholds: Sequence[float],
          label_priors: Tuple[Sequence[float], float],
@@ -129,20 +172,25 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
   text_signature = [tf.TensorSpec([None], tf.string, name=features.ABSTRACT_KEY),
                     tf.TensorSpec([None], tf.string, name=features.TITLE_KEY)]
 
-  def text_outputs(probabilities: tf.Tensor, top) -> Dict[str, tf.Tensor]:
+  def text_outputs(probabilities: tf.Tensor, top, warning: tf.Tensor) -> Dict[str, tf.Tensor]:
+    # No suggestion for a text that gives the model too little to go on.
+    suggest = (probabilities >= model.thresholds) & tf.equal(warning, '')[:, None]
     return {
         features.PROBABILITIES_KEY: probabilities,
-        features.PREDICTED_KEY: tf.cast(probabilities >= model.thresholds, tf.int32),
+        features.PREDICTED_KEY: tf.cast(suggest, tf.int32),
         # Per row, so that TF Serving's row format pairs every probability with its name.
         features.LABEL_NAMES_KEY: tf.broadcast_to(model.label_names, tf.shape(probabilities)),
         features.TOP_K_LABELS_KEY: tf.gather(model.label_names, top.indices),
         features.TOP_K_PROBABILITIES_KEY: top.values,
+        features.INPUT_WARNING_KEY: warning,
     }
 
   @tf.function(autograph=False, input_signature=text_signature)
   def serve_text(abstract, title):
-    probabilities = predict({features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title})
-    return text_outputs(probabilities, tf.math.top_k(probabilities, k=top_k))
+    raw = {features.ABSTRACT_KEY: abstract, features.TITLE_KEY: title}
+    probabilities = predict(raw)
+    _, _, warning = input_warning(raw, model.ngram_ids, settings)
+    return text_outputs(probabilities, tf.math.top_k(probabilities, k=top_k), warning)
 
   @tf.function(autograph=False, input_signature=text_signature)
   def explain(abstract, title):
@@ -154,23 +202,11 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     evidence_ids, evidence_scores = top_evidence(
         ids, ngram_contributions(model, ids, weights, top.indices), out_of_vocabulary,
         settings.evidence_ngrams)
-    # Every n-gram occurrence of the text, as Transform splits it, known or not.
-    ngrams = tft.ngrams(preprocessing.tokenize(preprocessing.paper_text(raw)),
-                        ngram_range=(1, 2), separator=' ')
-    rows = tf.shape(abstract, out_type=tf.int64)[0]
-    count = lambda values: tf.cast(tf.math.unsorted_segment_sum(
-        tf.cast(values, tf.int32), ngrams.indices[:, 0], rows), tf.int32)
-    total = count(tf.ones_like(ngrams.values, tf.bool))
-    known = count(model.ngram_ids.lookup(ngrams.values) >= 0)
-    warning = tf.where(
-        total < settings.min_ngrams, features.TOO_SHORT,
-        tf.where(tf.cast(known, tf.float32) < settings.min_known_ngram_share *
-                 tf.cast(total, tf.float32), features.UNFAMILIAR, ''))
+    total, known, warning = input_warning(raw, model.ngram_ids, settings)
     return {
-        **text_outputs(probabilities, top),
+        **text_outputs(probabilities, top, warning),
         features.NGRAMS_KEY: total,
         features.KNOWN_NGRAMS_KEY: known,
-        features.INPUT_WARNING_KEY: warning,
         features.EVIDENCE_NGRAMS_KEY: model.ngram_names.lookup(evidence_ids),
         features.EVIDENCE_SCORES_KEY: evidence_scores,
     }

@@ -40,14 +40,18 @@ DECISION_SCORES_KEY = 'decision_scores'
 PRIOR_DECISION_SCORES_KEY = 'prior_decision_scores'
 TOP_K_LABELS_KEY = 'top_k_labels'
 TOP_K_PROBABILITIES_KEY = 'top_k_probabilities'
-PREDICTED_KEY = 'predicted'  # 1 where a label's probability reaches its threshold.
+# 1 where a label's probability reaches its threshold and the text has no input warning.
+PREDICTED_KEY = 'predicted'
 LABEL_NAMES_KEY = 'label_names'  # Each row's label names, aligned with the two above.
+# Why the text is too little evidence to suggest labels (no label is then predicted):
+# '', UNSUPPORTED_SCRIPT, TOO_SHORT or UNFAMILIAR.
+INPUT_WARNING_KEY = 'input_warning'
+UNSUPPORTED_SCRIPT = 'unsupported_script'  # Mostly a script without spaces (CJK).
+TOO_SHORT = 'too_short'
+UNFAMILIAR = 'unfamiliar'
 # The `explain` signature's further outputs.
 NGRAMS_KEY = 'ngrams'  # Unigram and bigram occurrences in title and abstract.
 KNOWN_NGRAMS_KEY = 'known_ngrams'  # Those in the n-gram vocabulary.
-INPUT_WARNING_KEY = 'input_warning'  # '', TOO_SHORT or UNFAMILIAR.
-TOO_SHORT = 'too_short'
-UNFAMILIAR = 'unfamiliar'
 EVIDENCE_NGRAMS_KEY = 'evidence_ngrams'  # [top-k labels, n] n-grams behind each label.
 EVIDENCE_SCORES_KEY = 'evidence_scores'  # Their contributions to the label's logit.
 

@@ -5,7 +5,8 @@
 
 The input CSV needs a `summaries` column (the abstract); `titles` is used when present.
 Each output line is one JSON object: the row number, the title, the labels above the
-model's thresholds, the top-k labels and every label's probability.
+model's thresholds, the top-k labels, every label's probability and the input warning
+('' or why the text is too little to suggest labels from: then none is suggested).
 """
 
 import sys
@@ -24,7 +25,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from components import features
 from pipeline.config import PipelineConfig
-from serving.predictor import Predictor
+from serving.predictor import WARNING_TEXTS, Predictor
 
 _BATCH_SIZE = 256
 
@@ -45,6 +46,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   if args.abstract is not None:
     prediction = predictor.predict([args.abstract], [args.title])[0]
     print(f'Model: {predictor.model_dir}')
+    if prediction.warning:
+      print(f'No suggestion: {WARNING_TEXTS[prediction.warning]}. The most probable labels:')
     for rank, (label, probability) in enumerate(prediction.top_k, start=1):
       marker = '  (above threshold)' if label in prediction.labels else ''
       print(f'{rank}. {label:<12} {probability:.3f}{marker}')
@@ -63,6 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             'predicted_labels': prediction.labels,
             'top_k': [{'label': l, 'probability': p} for l, p in prediction.top_k],
             'probabilities': prediction.probabilities,
+            'input_warning': prediction.warning,
         }) + '\n')
         rows += 1
   finally:

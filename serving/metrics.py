@@ -3,8 +3,9 @@
 Served where TF Serving serves its own (`/monitoring/prometheus/metrics`). Requests
 and their latency by endpoint and status, the connections refused at the cap, the
 model version serving, batch sizes, and what the model answers: how often each label
-is suggested and how often the text is too short or unfamiliar, so that a change in
-what authors submit shows on a dashboard before anyone reads a complaint.
+is suggested and how often the text is too short, unfamiliar or in an unsupported
+script, so that a change in what authors submit shows on a dashboard before anyone
+reads a complaint.
 """
 
 from typing import Dict, Optional
@@ -56,7 +57,8 @@ class ServerMetrics:
         f'{_PREFIX}_abstracts', 'Abstracts predicted, by signature.', ['signature'], **labels)
     self.input_warnings = prometheus_client.Counter(
         f'{_PREFIX}_input_warnings',
-        'Abstracts the explain signature flagged (too_short, unfamiliar).', ['warning'],
+        'Abstracts the text signatures flagged (unsupported_script, too_short, unfamiliar).',
+        ['warning'],
         **labels)
     self.model_version.labels(model_name).set(0)
 

@@ -11,11 +11,25 @@ from components import features
 from components import paths
 
 
+# What each input warning means, for people (the portal words them the same way).
+WARNING_TEXTS = {
+    features.UNSUPPORTED_SCRIPT: 'the text is mostly in a script written without spaces '
+                                 '(Chinese, Japanese, Korean): not a language the model was '
+                                 'trained on',
+    features.TOO_SHORT: 'the text is too short to judge: give the whole abstract',
+    features.UNFAMILIAR: 'the model knows too few of its words: it may not be a '
+                         'computer-science abstract, or not in English',
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Prediction:
   labels: List[str]  # Labels whose probability reaches their threshold, most likely first.
   top_k: List[Tuple[str, float]]  # The k most probable labels, whatever their threshold.
   probabilities: Dict[str, float]  # Every label's probability.
+  # Why the text is too little to go on (features.INPUT_WARNING_KEY; then no `labels`),
+  # or ''.
+  warning: str = ''
 
 
 def resolve_model_dir(path: str) -> str:
@@ -73,6 +87,7 @@ class Predictor:
     predicted = outputs[features.PREDICTED_KEY]
     top_labels = outputs[features.TOP_K_LABELS_KEY]
     top_probabilities = outputs[features.TOP_K_PROBABILITIES_KEY]
+    warnings = outputs[features.INPUT_WARNING_KEY]
     predictions = []
     for row in range(len(abstracts)):
       chosen = sorted((i for i in range(len(self.labels)) if predicted[row, i]),
@@ -81,5 +96,6 @@ class Predictor:
           labels=[self.labels[i] for i in chosen],
           top_k=[(name.decode('utf-8'), float(p))
                  for name, p in zip(top_labels[row], top_probabilities[row])],
-          probabilities={name: float(p) for name, p in zip(self.labels, probabilities[row])}))
+          probabilities={name: float(p) for name, p in zip(self.labels, probabilities[row])},
+          warning=warnings[row].decode('utf-8')))
     return predictions

@@ -18,7 +18,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from components import features
 from serving.categories import display_names
-from tests.conftest import LANGUAGE, SHORT, VISION, serving_root_copy, start_server
+from tests.conftest import (LANGUAGE, NO_EVIDENCE, SHORT, VISION, serving_root_copy,
+                            start_server)
 
 # Holds the page's requests until the test releases them (`window.release(i)`) and
 # keeps each one's abort signal. A released request is answered even if the page
@@ -180,6 +181,30 @@ def test_blank_abstract_is_not_sent_and_short_text_is_flagged(server, browser):
   warning = browser.find_element(By.ID, 'warning')
   assert warning.is_displayed() and 'too short' in warning.text
   assert browser.find_element(By.ID, 'error').text == ''
+
+
+def test_no_suggestion_under_a_warning(server, browser):
+  # Words of each warning the page must show (the empty text is never sent: above).
+  words = {features.TOO_SHORT: 'too short', features.UNFAMILIAR: 'knows only',
+           features.UNSUPPORTED_SCRIPT: 'not a language the model was trained on'}
+  open_page(browser, server)
+  for case, (abstract, warning) in NO_EVIDENCE.items():
+    if not abstract:
+      continue
+    fill(browser, abstract)
+    browser.find_element(By.ID, 'suggest').click()
+    wait_for_answer(browser)
+    shown = browser.find_element(By.ID, 'warning')
+    assert shown.is_displayed() and words[warning] in shown.text, case
+    assert 'nothing is suggested' in shown.text, case
+    rows = browser.find_elements(By.CSS_SELECTOR, '#results tbody tr')
+    assert rows, case
+    assert [row.get_attribute('class') for row in rows] == ['below'] * len(rows), case
+    assert {row.find_element(By.CLASS_NAME, 'verdict').text for row in rows} == {
+        'not suggested'}, case
+    assert browser.find_element(By.ID, 'summary').text.startswith(
+        'No category is suggested'), case
+  assert console_errors(browser) == []
 
 
 def test_server_errors_are_shown_in_words(first_run, browser, tmp_path):

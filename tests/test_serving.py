@@ -22,15 +22,13 @@ import tensorflow as tf
 from prometheus_client.parser import text_string_to_metric_families
 
 from components import features
-from serving.predictor import Predictor
+from pipeline import predict as predict_command
+from serving.predictor import WARNING_TEXTS, Predictor
 from serving.server import METRICS_PATH, ServerSettings
-from tests.conftest import LANGUAGE, MODEL, SHORT, VISION, serving_root_copy, start_server
+from tests.conftest import (GERMAN, LANGUAGE, MODEL, NO_EVIDENCE, SHORT, VISION,
+                            serving_root_copy, start_server)
 
 PREDICT = f'/v1/models/{MODEL}:predict'
-# Long enough, but not the model's language.
-GERMAN = ('Der Hund läuft schnell über die nasse Straße und bellt laut, weil die Katze oben auf '
-          'dem alten Baum sitzt und nicht herunterkommen will, obwohl es seit Stunden regnet, '
-          'der Wind kalt weht und die Nachbarn schon zweimal aus dem Fenster gerufen haben.')
 
 
 @pytest.fixture(scope='module')
@@ -91,6 +89,7 @@ def test_metadata_lists_every_signature(server):
   assert set(signatures[features.EXAMPLES_SIGNATURE]['inputs']) == {'examples'}
   assert {features.INPUT_WARNING_KEY, features.EVIDENCE_NGRAMS_KEY} <= set(
       signatures[features.EXPLAIN_SIGNATURE]['outputs'])
+  assert serving['outputs'][features.INPUT_WARNING_KEY]['dtype'] == 'DT_STRING'
 
 
 def test_row_format_predicts_what_the_model_predicts(server, first_run):
@@ -167,6 +166,52 @@ def test_explain_warns_about_short_and_unfamiliar_text_and_names_the_evidence(se
   plain = predict(server, {'instances': [{'abstract': VISION}]})[1]['predictions'][0]
   assert vision[features.PROBABILITIES_KEY] == pytest.approx(
       plain[features.PROBABILITIES_KEY], abs=1e-6)
+
+
+def test_both_text_signatures_suggest_nothing_without_evidence(first_run):
+  model = tf.saved_model.load(first_run['pushed_model_path'])
+  cases = [*NO_EVIDENCE.values(), (VISION, '')]
+  inputs = dict(abstract=tf.constant([abstract for abstract, _ in cases]),
+                title=tf.constant([''] * len(cases)))
+  for name in (features.SERVING_SIGNATURE, features.EXPLAIN_SIGNATURE):
+    outputs = model.signatures[name](**inputs)
+    assert [w.decode() for w in outputs[features.INPUT_WARNING_KEY].numpy()] == [
+        warning for _, warning in cases], name
+    predicted = outputs[features.PREDICTED_KEY].numpy()
+    assert not predicted[:-1].any() and predicted[-1].any(), name
+
+
+def test_the_default_signature_warns_in_both_formats_and_keeps_its_rows(server):
+  cases = {case: abstract for case, (abstract, _) in NO_EVIDENCE.items() if abstract}
+  status, body = predict(server, {'instances': [{'abstract': abstract}
+                                                for abstract in [*cases.values(), VISION]]})
+  assert status == 200
+  *warned, vision = body['predictions']
+  for case, row in zip(cases, warned):
+    assert row[features.INPUT_WARNING_KEY] == NO_EVIDENCE[case][1], case
+    assert not any(row[features.PREDICTED_KEY]), case
+    # The rest of the row as before: every label's probability and name, the top k.
+    assert len(row[features.PROBABILITIES_KEY]) == len(row[features.LABEL_NAMES_KEY])
+    assert len(row[features.TOP_K_LABELS_KEY]) == len(row[features.TOP_K_PROBABILITIES_KEY])
+  assert vision[features.INPUT_WARNING_KEY] == '' and any(vision[features.PREDICTED_KEY])
+  status, body = predict(server, {'inputs': {'abstract': list(cases.values())}})
+  assert status == 200
+  assert body['outputs'][features.INPUT_WARNING_KEY] == [NO_EVIDENCE[c][1] for c in cases]
+  # An empty abstract is refused before the model sees it.
+  status, body = predict(server, {'instances': [{'abstract': '', 'title': 'A title'}]})
+  assert status == 400 and body['error'] == 'instances[0].abstract is empty'
+
+
+def test_predict_command_says_why_it_suggests_nothing(first_run, capsys):
+  model = os.path.dirname(first_run['pushed_model_path'])
+  abstract, warning = NO_EVIDENCE['Chinese']
+  assert predict_command.main([abstract, '--model', model]) == 0
+  printed = capsys.readouterr().out
+  assert f'No suggestion: {WARNING_TEXTS[warning]}.' in printed
+  assert '(above threshold)' not in printed
+  assert predict_command.main([VISION, '--model', model]) == 0
+  printed = capsys.readouterr().out
+  assert 'No suggestion' not in printed and '(above threshold)' in printed
 
 
 def test_a_batch_is_predicted_in_one_model_call(server, monkeypatch):
