@@ -20,7 +20,7 @@ def check(settings: Any, name: str, valid: bool, expected: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class TransformSettings:
-  # The most frequent unigrams + bigrams of train (a sketch count up to 200,000).
+  # The most frequent unigrams + bigrams of train (counted exactly).
   max_vocabulary_size: int = 200_000
   min_label_count: int = 1  # Labels seen fewer times in train are not predicted.
 
