@@ -37,7 +37,7 @@ SESSION_FIXTURE_GROUPS = {'first_run': 'first_run', 'vertex_spec': 'pipeline_spe
                           'kubeflow_spec': 'pipeline_specs'}
 # Modules that each run whole pipelines in processes of their own: one group, so that
 # xdist (which hands out the groups with the most tests first) starts them early.
-PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability', 'test_preprocessing')
+PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability', 'test_repeatability')
 
 
 @pytest.hookimpl(tryfirst=True)  # Before xdist's own hook reads the groups.

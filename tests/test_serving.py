@@ -318,18 +318,28 @@ def test_a_slow_client_is_cut_off_at_its_deadline(strict_server, sent):
   assert call(strict_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
 
 
-def test_connections_over_the_cap_get_503_and_the_server_recovers(strict_server):
+@pytest.fixture(scope='module')
+def capped_server(first_run, tmp_path_factory):
+  """Few connections, with a header deadline long enough that idle connections stay
+  open while the test fills the cap, however busy the machine is."""
+  server = start_server(serving_root_copy(first_run, tmp_path_factory.mktemp('capped')),
+                        header_seconds=30, max_connections=4)
+  yield server
+  server.stop()
+
+
+def test_connections_over_the_cap_get_503_and_the_server_recovers(capped_server):
   with contextlib.ExitStack() as stack:
-    idle = [stack.enter_context(socket.create_connection(strict_server.server_address))
+    idle = [stack.enter_context(socket.create_connection(capped_server.server_address))
             for _ in range(4)]
-    _wait_for(lambda: strict_server.open_connections == 4, seconds=0.9)
-    with socket.create_connection(strict_server.server_address, timeout=10) as extra:
+    _wait_for(lambda: capped_server.open_connections == 4, seconds=20)
+    with socket.create_connection(capped_server.server_address, timeout=10) as extra:
       answer = _read_all(extra)
     assert answer.startswith(b'HTTP/1.1 503 ') and b'connection limit' in answer
     del idle
-  time.sleep(0.2)
-  assert call(strict_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
-  metrics = scrape(strict_server)
+  _wait_for(lambda: capped_server.open_connections == 0, seconds=20)
+  assert call(capped_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
+  metrics = scrape(capped_server)
   assert metrics['arxiv_serving_refused_connections_total'][()] >= 1
 
 
