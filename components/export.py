@@ -11,11 +11,12 @@
 - `explain`: what `serving_default` gives, and for people reading it: how much of
   the text the model knows (`known_ngrams` of `ngrams`, behind the warning), and per
   top-k label the n-grams that pushed it up most (`evidence_ngrams`,
-  `evidence_scores`).
+  `evidence_scores`), never one of the words nearly every abstract has.
 """
 
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
@@ -82,14 +83,30 @@ def ngram_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
   return tf.stack([tf.reduce_sum(shares * gradient, axis=1) for gradient in gradients], axis=1)
 
 
-def top_evidence(ngram_ids: tf.SparseTensor, contributions: tf.Tensor, out_of_vocabulary: int,
+def most_frequent_unigrams(vocabulary: Sequence[str], count: int) -> List[str]:
+  """The `count` most frequent unigrams of train: the first of Transform's n-gram
+  vocabulary, which is ordered by frequency."""
+  return [ngram for ngram in vocabulary if ' ' not in ngram][:count]
+
+
+def nameable_ngrams(vocabulary: Sequence[str], common_unigrams: int) -> np.ndarray:
+  """[vocabulary size + 1] whether the `explain` signature may name each n-gram id as
+  evidence: all but the `common_unigrams` most frequent unigrams and the
+  out-of-vocabulary id (the last)."""
+  common = set(most_frequent_unigrams(vocabulary, common_unigrams))
+  return np.array([ngram not in common for ngram in vocabulary] + [False])
+
+
+def top_evidence(ngram_ids: tf.SparseTensor, contributions: tf.Tensor, nameable: tf.Tensor,
                  count: int) -> Tuple[tf.Tensor, tf.Tensor]:
-  """(ids, scores) [batch, k, count] of each abstract's `count` n-grams with the largest
-  positive contribution per label; out-of-vocabulary id and score 0 where fewer."""
+  """(ids, scores) [batch, k, count] of each abstract's `count` nameable n-grams with
+  the largest positive contribution per label; out-of-vocabulary id and score 0 where
+  fewer. `nameable` is `nameable_ngrams`'s mask."""
+  out_of_vocabulary = tf.shape(nameable, out_type=tf.int64)[0] - 1
   k = tf.shape(contributions)[1]
   width = tf.maximum(ngram_ids.dense_shape[1], count)
-  known = tf.not_equal(ngram_ids.values, out_of_vocabulary)[:, None]
-  scores = tf.where(known & (contributions > 0), contributions, 0.0)
+  shown = tf.gather(nameable, ngram_ids.values)[:, None]
+  scores = tf.where(shown & (contributions > 0), contributions, 0.0)
   dense = tf.scatter_nd(ngram_ids.indices, scores,
                         tf.stack([ngram_ids.dense_shape[0], width, tf.cast(k, tf.int64)]))
   top = tf.math.top_k(tf.transpose(dense, [0, 2, 1]), k=count)
@@ -152,7 +169,10 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
       trainable=False, name='prior_decision_scores')
   top_k = min(settings.top_k, len(label_names))
   vocabulary = tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY)
-  out_of_vocabulary = tf_transform_output.vocabulary_size_by_name(features.NGRAM_VOCABULARY)
+  nameable = tf.constant(nameable_ngrams(
+      [ngram.decode('utf-8') for ngram in
+       tf_transform_output.vocabulary_by_name(features.NGRAM_VOCABULARY)],
+      settings.evidence_skips_common_unigrams))
   # The vocabulary file is copied into the SavedModel's assets with the tables.
   model.ngram_ids = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
       vocabulary, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
@@ -200,7 +220,7 @@ def save(model: tf_keras.Model, tf_transform_output: tft.TFTransformOutput,
     probabilities = model({features.NGRAM_IDS_KEY: ids, features.NGRAM_WEIGHTS_KEY: weights})
     top = tf.math.top_k(probabilities, k=top_k)
     evidence_ids, evidence_scores = top_evidence(
-        ids, ngram_contributions(model, ids, weights, top.indices), out_of_vocabulary,
+        ids, ngram_contributions(model, ids, weights, top.indices), nameable,
         settings.evidence_ngrams)
     total, known, warning = input_warning(raw, model.ngram_ids, settings)
     return {

@@ -69,6 +69,11 @@ class TrainerSettings:
   # have 100 or more), or fewer than `min_known_ngram_share` of them are in the
   # vocabulary ('unfamiliar': another field's or language's words).
   evidence_ngrams: int = 5
+  # The evidence never names the `evidence_skips_common_unigrams` most frequent
+  # unigrams of train: words nearly every abstract has ("we", "the", "of", but also
+  # "language", "model") say nothing about why this paper is in a field; bigrams
+  # that hold them ("language models") still can. docs/serving.md has the effect.
+  evidence_skips_common_unigrams: int = 100
   min_ngrams: int = 40
   min_known_ngram_share: float = 0.5
   # With monthly spans, the label mix of the newest labelled month (eval) replaces
@@ -102,6 +107,8 @@ class TrainerSettings:
     check(self, 'min_batch_size', self.min_batch_size >= 1, 'at least 1')
     check(self, 'top_k', self.top_k >= 1, 'at least 1')
     check(self, 'evidence_ngrams', self.evidence_ngrams >= 1, 'at least 1')
+    check(self, 'evidence_skips_common_unigrams', self.evidence_skips_common_unigrams >= 0,
+          'at least 0')
     check(self, 'min_ngrams', self.min_ngrams >= 0, 'at least 0')
     check(self, 'min_known_ngram_share', 0 <= self.min_known_ngram_share <= 1, 'in [0, 1]')
     check(self, 'early_stopping_monitor',

@@ -19,9 +19,14 @@ import time
 
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 from prometheus_client.parser import text_string_to_metric_families
+from tfx.types import standard_component_specs as specs
 
+from components import export
 from components import features
+from components.settings import TrainerSettings
+from pipeline import definition
 from pipeline import predict as predict_command
 from serving.predictor import WARNING_TEXTS, Predictor
 from serving.server import METRICS_PATH, ServerSettings
@@ -145,7 +150,8 @@ def test_label_vocabulary_in_columnar_format(server, first_run):
   assert len(body['outputs']['thresholds']) == len(body['outputs']['labels'])
 
 
-def test_explain_warns_about_short_and_unfamiliar_text_and_names_the_evidence(server):
+def test_explain_warns_about_short_and_unfamiliar_text_and_names_the_evidence(
+    server, first_run):
   status, body = predict(server, {'signature_name': features.EXPLAIN_SIGNATURE,
                                   'instances': [{'abstract': VISION}, {'abstract': SHORT},
                                                 {'abstract': GERMAN}]})
@@ -160,6 +166,15 @@ def test_explain_warns_about_short_and_unfamiliar_text_and_names_the_evidence(se
   evidence = [ngram for ngram, score in zip(vision[features.EVIDENCE_NGRAMS_KEY][0],
                                             vision[features.EVIDENCE_SCORES_KEY][0]) if score > 0]
   assert evidence and all(ngram in VISION.lower() for ngram in evidence)
+  # Never one of the most frequent unigrams of train, for any of the top-k labels.
+  vocabulary = [ngram.decode('utf-8') for ngram in tft.TFTransformOutput(
+      first_run['artifacts'][definition.TRANSFORM][specs.TRANSFORM_GRAPH_KEY]
+  ).vocabulary_by_name(features.NGRAM_VOCABULARY)]
+  common = set(export.most_frequent_unigrams(
+      vocabulary, TrainerSettings().evidence_skips_common_unigrams))
+  named = {ngram for label_ngrams in vision[features.EVIDENCE_NGRAMS_KEY]
+           for ngram in label_ngrams}
+  assert len(common) == 100 and not named & common
   assert vision[features.EVIDENCE_SCORES_KEY][0] == sorted(
       vision[features.EVIDENCE_SCORES_KEY][0], reverse=True)
   # The same probabilities as the default signature.
