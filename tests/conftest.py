@@ -37,7 +37,7 @@ SESSION_FIXTURE_GROUPS = {'first_run': 'first_run', 'vertex_spec': 'pipeline_spe
                           'kubeflow_spec': 'pipeline_specs'}
 # Modules that each run whole pipelines in processes of their own: one group, so that
 # xdist (which hands out the groups with the most tests first) starts them early.
-PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability', 'test_repeatability')
+PIPELINE_RUN_MODULES = ('test_monthly', 'test_reliability')
 
 
 @pytest.hookimpl(tryfirst=True)  # Before xdist's own hook reads the groups.
@@ -66,12 +66,18 @@ def write_csv(path: str, rows: Iterable[Sequence[str]], header: Sequence[str] = 
   return path
 
 
-def sample_rows(limit: int = None):
-  """Data rows of the bundled sample, in file order."""
-  with gzip.open(SAMPLE_DATA, 'rt', encoding='utf-8', newline='') as f:
+def read_csv_rows(path: str, limit: int = None):
+  """The data rows (header left out) of a CSV file, gzip-compressed or not, in order."""
+  with (gzip.open if path.endswith('.gz') else open)(path, 'rt', encoding='utf-8',
+                                                      newline='') as f:
     reader = csv.reader(f)
     next(reader)
     return [row for _, row in zip(range(limit) if limit else iter(int, 1), reader)]
+
+
+def sample_rows(limit: int = None):
+  """Data rows of the bundled sample, in file order."""
+  return read_csv_rows(SAMPLE_DATA, limit)
 
 
 @pytest.fixture(scope='session')
