@@ -84,26 +84,30 @@ def test_tfidf_weights_are_term_frequency_times_inverse_document_frequency(trans
   assert weights['for images'] > weights['deep']  # rarer weighs more
 
 
-def test_tfidf_counts_repeated_terms():
-  repeated = [{'title': b'', 'abstract': b'graph graph graph neural', 'labels': [b'cs.LG']},
-              {'title': b'', 'abstract': b'neural text', 'labels': [b'cs.CL']}]
-  results, output = _analyze_and_transform(repeated, repeated)
-  vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
-  first = results[0]
-  weights = dict(zip((vocabulary[i] for i in first[features.NGRAM_IDS_KEY]),
-                     first[features.NGRAM_WEIGHTS_KEY]))
-  assert weights['graph'] == pytest.approx(3 * np.log(1 + 2 / 2))
-  assert weights['graph graph'] == pytest.approx(2 * np.log(1 + 2 / 2))
-  assert weights['neural'] == pytest.approx(np.log(1 + 2 / 3))
-
-
-def test_title_words_are_features():
-  rows = [{'title': b'Graph Networks', 'abstract': b'We study molecules.', 'labels': [b'cs.LG']},
+@pytest.fixture(scope='module')
+def repeats_and_titles():
+  """A second analysis (each costs a Beam pipeline): repeated terms and title words."""
+  rows = [{'title': b'', 'abstract': b'graph graph graph neural', 'labels': [b'cs.LG']},
+          {'title': b'', 'abstract': b'neural text', 'labels': [b'cs.CL']},
+          {'title': b'Kernel Machines', 'abstract': b'We study molecules.', 'labels': [b'cs.LG']},
           {'title': b'', 'abstract': b'We study text.', 'labels': [b'cs.CL']}]
   results, output = _analyze_and_transform(rows, rows)
   vocabulary = _vocabulary(output, features.NGRAM_VOCABULARY)
-  assert {'graph', 'networks', 'graph networks', 'molecules'} <= {
-      vocabulary[i] for i in results[0][features.NGRAM_IDS_KEY]}
+  return [{vocabulary[i]: weight for i, weight in zip(row[features.NGRAM_IDS_KEY],
+                                                      row[features.NGRAM_WEIGHTS_KEY])}
+          for row in results]
+
+
+def test_tfidf_counts_repeated_terms(repeats_and_titles):
+  weights = repeats_and_titles[0]
+  # N = 4 documents; 'graph' and 'graph graph' are in 1, 'neural' in 2.
+  assert weights['graph'] == pytest.approx(3 * np.log(1 + 4 / 2))
+  assert weights['graph graph'] == pytest.approx(2 * np.log(1 + 4 / 2))
+  assert weights['neural'] == pytest.approx(np.log(1 + 4 / 3))
+
+
+def test_title_words_are_features(repeats_and_titles):
+  assert {'kernel', 'machines', 'kernel machines', 'molecules'} <= set(repeats_and_titles[2])
 
 
 def test_unseen_ngrams_share_the_out_of_vocabulary_id(transformed):
@@ -123,19 +127,6 @@ def test_labels_become_ids_in_a_train_label_vocabulary(transformed):
   assert sorted(labels[i] for i in first[features.LABEL_IDS_KEY]) == ['cs.CV', 'cs.LG']
   # A label never seen in train is dropped, not mapped to another label.
   assert [labels[i] for i in results['unseen'][0][features.LABEL_IDS_KEY]] == ['cs.CL']
-
-
-def test_the_vocabulary_does_not_depend_on_the_order_of_the_papers():
-  """A cap below the number of distinct n-grams, with ties at the cut: the same
-  papers in another order give the same vocabulary, most frequent first and ties in
-  reverse lexicographic order (a streaming sketch's counts depend on the order)."""
-  rows = TRAIN + [{'title': b'', 'abstract': b'Deep graphs for text', 'labels': [b'cs.LG']},
-                  {'title': b'', 'abstract': b'Learning graphs and images', 'labels': [b'cs.LG']}]
-  vocabularies = [
-      _vocabulary(_analyze_and_transform(ordered, [], max_vocabulary_size=3)[1],
-                  features.NGRAM_VOCABULARY) for ordered in (rows, rows[::-1])]
-  # 'for', 'images', 'learning' and 'text' are each in 3 papers, the rest in fewer.
-  assert vocabularies == [['text', 'learning', 'images']] * 2
 
 
 def test_the_span_is_passed_on_and_minus_one_without_one(transformed):
