@@ -35,6 +35,11 @@ class TrainerSettings:
   # epochs the backtest's models ran).
   max_epochs: int = 20
   early_stopping_patience: int = 3
+  # Early stopping judges epochs from this one on (or from the last, if fewer run):
+  # in the first epochs eval micro-F1 at 0.5 can stall for a few epochs while the
+  # model is still far from trained, and stopping there costs far more than a few
+  # epochs do (docs/quality.md: the backtest month it happened to).
+  min_epochs: int = 10
   # What early stopping watches on eval: 'val_micro_f1' (at 0.5), or 'val_loss'. With
   # a temporal split eval is a newer month than train, whose loss rises and falls
   # while micro-F1 still improves: watching the loss stops training too early
@@ -102,6 +107,7 @@ class TrainerSettings:
 
   def __post_init__(self):
     check(self, 'max_epochs', self.max_epochs >= 1, 'at least 1')
+    check(self, 'min_epochs', self.min_epochs >= 1, 'at least 1')
     check(self, 'batch_size', self.batch_size >= 1, 'at least 1')
     check(self, 'min_steps_per_epoch', self.min_steps_per_epoch >= 1, 'at least 1')
     check(self, 'min_batch_size', self.min_batch_size >= 1, 'at least 1')

@@ -178,7 +178,7 @@ class EarlyStoppingInMemory(tf_keras.callbacks.EarlyStopping):
   def on_epoch_end(self, epoch, logs=None):
     super().on_epoch_end(epoch, logs)
     self._last_epoch = epoch
-    if self.best_epoch == epoch:
+    if epoch >= self.start_from_epoch and self.best_epoch == epoch:
       self._best_weights = [_copy(weight) for weight in self.model.weights]
 
   def on_train_end(self, logs=None):
@@ -241,7 +241,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                 settings.dropout, settings.ngram_dropout, positive_weights)
   early_stopping = EarlyStoppingInMemory(
       monitor=settings.early_stopping_monitor, patience=settings.early_stopping_patience,
-      mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max')
+      mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max',
+      start_from_epoch=min(settings.min_epochs, settings.max_epochs) - 1)
   history = model.fit(
       train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
       verbose=2,  # One line per epoch: logs are files, not terminals.

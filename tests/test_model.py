@@ -225,6 +225,22 @@ def test_early_stopping_keeps_the_last_epoch_when_it_is_the_best():
   assert model.layers[0].kernel.numpy()[0, 0] == 5.0
 
 
+def test_early_stopping_neither_stops_nor_picks_the_best_before_its_first_epoch():
+  model = tf_keras.Sequential([tf_keras.layers.Dense(1, input_shape=(1,))])
+  callback = trainer.EarlyStoppingInMemory(monitor='val_micro_f1', mode='max', patience=2,
+                                           start_from_epoch=3)
+  callback.set_model(model)
+  callback.on_train_begin()
+  # A stall after epoch 2 would stop training at epoch 4 (1-based) without the floor.
+  for epoch, score in enumerate([0.5, 0.8, 0.6, 0.62, 0.61, 0.6]):
+    model.layers[0].kernel.assign([[float(epoch)]])
+    callback.on_epoch_end(epoch, {'val_micro_f1': score})
+    assert model.stop_training == (epoch == 5)
+  assert callback.best_epoch == 3
+  callback.on_train_end()
+  assert model.layers[0].kernel.numpy()[0, 0] == 3.0
+
+
 def test_epoch_progress_logs_a_short_progress_record_per_epoch(caplog):
   callback = trainer.EpochProgress(max_epochs=20)
   with caplog.at_level('INFO', logger=features.PROGRESS_LOGGER):
