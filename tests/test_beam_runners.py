@@ -20,7 +20,6 @@ run (`first_run` in conftest.py):
 import contextlib
 import filecmp
 import glob
-import json
 import os
 import socket
 import subprocess
@@ -34,7 +33,7 @@ from components import features
 from components.example_gen import executor
 from serving.predictor import Predictor
 from tests.conftest import (COMPONENTS, LANGUAGE, RUN_LOCAL, SHORT, VISION, read_csv_rows,
-                            sample_rows, with_flags, write_csv)
+                            sample_rows, summary_of, with_flags, write_csv)
 
 
 def free_port() -> int:
@@ -105,8 +104,7 @@ def run_pipeline(flags, output_root: str, *more_flags: str):
       [sys.executable, RUN_LOCAL, *with_flags(flags, output_root=output_root), *more_flags],
       capture_output=True, text=True)
   assert completed.returncode == 0, completed.stderr[-3000:]
-  with open(os.path.join(output_root, 'run_summary.json')) as f:
-    return json.load(f)
+  return summary_of(output_root)
 
 
 def assert_same_data_as_direct_run(first_run, summary, output_root: str, components,
@@ -142,12 +140,11 @@ def test_portable_runner_sees_the_same_data_as_the_direct_runner(
 def reordered(rows):
   """`rows` in reverse order, except that of rows sharing a title the one ExampleGen
   keeps (the first) still comes before the others: the same papers are kept."""
-  first_of_title = {}
+  titles, firsts, repeats = set(), [], []
   for row in rows:
-    first_of_title.setdefault(row[0], row)
-  kept = list(first_of_title.values())
-  kept_ids = {id(row) for row in kept}
-  return kept[::-1] + [row for row in rows if id(row) not in kept_ids]
+    (repeats if row[0] in titles else firsts).append(row)
+    titles.add(row[0])
+  return firsts[::-1] + repeats
 
 
 def test_multiprocessing_preset_on_reordered_papers_trains_the_same_model(
