@@ -26,7 +26,7 @@ if __name__ == '__main__':
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tfx.types import standard_component_specs as specs
@@ -39,7 +39,7 @@ from components import metrics as metrics_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import spans as spans_lib
 from pipeline import definition
-from pipeline.config import REPOSITORY_ROOT
+from pipeline.config import REPOSITORY_ROOT, PipelineConfig
 from serving.predictor import Predictor
 
 MONTHLY_DATA = os.path.join(os.path.dirname(REPOSITORY_ROOT), 'shared', 'data', 'monthly',
@@ -47,85 +47,169 @@ MONTHLY_DATA = os.path.join(os.path.dirname(REPOSITORY_ROOT), 'shared', 'data', 
 _RESAMPLES = 1000
 _METRICS = metrics_lib.BOOTSTRAPPED_METRICS
 _METRIC_NAMES = {'micro_f1': 'micro-F1', 'macro_f1': 'macro-F1', 'precision_at_1': 'P@1'}
+# The default seed first: with one seed, the backtest trains the pipeline as it ships.
+_FIRST_SEED = PipelineConfig.seed
+# The models a month scores: the settings trained, their seeds averaged, the baseline.
+PIPELINE, VERSUS, LOGISTIC_REGRESSION = 'pipeline', 'versus', 'logistic_regression'
+ENSEMBLE = '_ensemble'
 
 
-def backtest_month(data: str, month: str, output_root: str, pipeline_flags: List[str],
-                   with_baseline: bool) -> Dict[str, Any]:
-  """Trains on the months before `month` and scores both models on it."""
-  summary = bench.run_pipeline(data, output_root, ['--last-span', month] + pipeline_flags)
-  examples_uri = summary['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
+def backtest_month(data: str, month: str, output_root: str, settings: Dict[str, List[str]],
+                   seeds: Sequence[int], with_baseline: bool) -> Dict[str, Any]:
+  """Trains on the months before `month`, once per seed and setting, and scores every
+  model (each seed's, and the seeds' average) and the baseline on it.
+
+  The first setting's first seed runs the whole pipeline from scratch; the other
+  trainings rerun only the Trainer (`--stop-after Trainer`) on its cached Transform
+  output, so every model of the month sees the same papers and vocabulary.
+  """
+  first = bench.run_pipeline(data, output_root, ['--last-span', month, '--training-seed',
+                                                 str(seeds[0])] + settings[PIPELINE])
+  examples_uri = first['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
   train, eval_, test = (example_gen_executor.read_papers(examples_uri, split)
                         for split in features.SPLITS)
-  # The trained model, blessed or not: a backtest scores every month's model.
-  predictor = Predictor(path_utils.serving_model_path(
-      summary['artifacts'][definition.TRAINER][specs.MODEL_KEY]))
-  test_labels = baseline.multi_hot(test, predictor.labels)
-  pipeline_predictions = bench.model_predictions(predictor, test)
   result: Dict[str, Any] = {
-      'month': month, 'spans': summary['data']['spans'],
-      'split_sizes': summary['data']['split_sizes'],
-      'pipeline': {
-          **metrics_lib.classification_metrics(test_labels, *pipeline_predictions),
-          'wall_seconds': summary['wall_seconds'], 'peak_rss_mib': summary['peak_rss_mib'],
-          'components': {node: c['wall_seconds'] for node, c in summary['components'].items()},
-          'data_check': summary.get('data_check', {}).get('drift'),
-      },
-      'arrays': {'labels': test_labels, 'pipeline': pipeline_predictions},
+      'month': month, 'spans': first['data']['spans'],
+      'split_sizes': first['data']['split_sizes'],
+      'wall_seconds': first['wall_seconds'], 'peak_rss_mib': first['peak_rss_mib'],
+      'components': {node: c['wall_seconds'] for node, c in first['components'].items()},
+      'data_check': first.get('data_check', {}).get('drift'),
+      'arrays': {},
   }
+  label_names: Optional[List[str]] = None
+  for name, flags in settings.items():
+    trainings = []
+    for seed in seeds:
+      summary = first if not trainings and name == PIPELINE else bench.run_pipeline(
+          data, output_root, ['--last-span', month, '--training-seed', str(seed),
+                              '--stop-after', definition.TRAINER] + flags, from_scratch=False)
+      # The trained model, blessed or not: a backtest scores every month's model.
+      predictor = Predictor(path_utils.serving_model_path(
+          summary['artifacts'][definition.TRAINER][specs.MODEL_KEY]))
+      if label_names is None:
+        label_names = list(predictor.labels)
+        labels = {'eval': baseline.multi_hot(eval_, label_names),
+                  'test': baseline.multi_hot(test, label_names)}
+        result['arrays']['labels'] = labels['test']
+      elif list(predictor.labels) != label_names:
+        raise ValueError(f'{name}: the settings compared must share the label vocabulary '
+                         '(Trainer settings only)')
+      trainings.append({'seed': seed, 'summary': summary,
+                        'eval': bench.model_predictions(predictor, eval_),
+                        'test': bench.model_predictions(predictor, test)})
+    result[name] = score_trainings(trainings, labels)
+    result['arrays'][name] = [t['test'] for t in trainings]
+    if len(seeds) > 1:
+      result[name + ENSEMBLE], result['arrays'][name + ENSEMBLE] = ensemble(trainings, labels)
   if with_baseline:
-    vocabulary_size = summary['model']['vocabulary_size']
-    result['logistic_regression'], probabilities, threshold = baseline.logistic_regression(
-        train, eval_, test, predictor.labels, max_features=vocabulary_size)
-    result['arrays']['logistic_regression'] = (probabilities, np.float32(threshold))
+    vocabulary_size = first['model']['vocabulary_size']
+    result[LOGISTIC_REGRESSION], probabilities, threshold = baseline.logistic_regression(
+        train, eval_, test, label_names, max_features=vocabulary_size)
+    result['arrays'][LOGISTIC_REGRESSION] = (probabilities, np.float32(threshold))
   return result
 
 
-def average(months: List[Dict[str, Any]], with_baseline: bool) -> Dict[str, Any]:
-  """Both models' metrics averaged over the months, with paired-bootstrap intervals."""
-  if not with_baseline:
-    return {name: float(np.mean([m['pipeline'][name] for m in months])) for name in _METRICS}
-  intervals = metrics_lib.paired_bootstrap_mean(
-      [(m['arrays']['labels'], m['arrays']['pipeline'], m['arrays']['logistic_regression'])
-       for m in months], resamples=_RESAMPLES)
-  return {'pipeline': intervals['a'], 'logistic_regression': intervals['b'],
-          'pipeline_minus_logistic_regression': intervals['a_minus_b'],
-          'resamples': _RESAMPLES}
+def score_trainings(trainings: List[Dict[str, Any]],
+                    labels: Dict[str, np.ndarray]) -> Dict[str, Any]:
+  """Each training's test metrics, their mean over the seeds and their spread."""
+  per_seed = [{'seed': t['seed'],
+               **metrics_lib.classification_metrics(labels['test'], *t['test']),
+               'epochs': t['summary']['model']['epochs_run'],
+               'trainer_seconds': t['summary']['components'][definition.TRAINER]['wall_seconds']}
+              for t in trainings]
+  return {**{name: float(np.mean([s[name] for s in per_seed])) for name in _METRICS},
+          'spread': {name: [min(s[name] for s in per_seed), max(s[name] for s in per_seed)]
+                     for name in _METRICS},
+          'seeds': per_seed}
+
+
+def ensemble(trainings: List[Dict[str, Any]], labels: Dict[str, np.ndarray]
+             ) -> Tuple[Dict[str, float], metrics_lib.Model]:
+  """The seeds' models averaged: the mean of their probabilities, with one threshold
+  tuned on the mean of their eval probabilities (best micro-F1), as the Trainer tunes
+  one model's."""
+  eval_probabilities = np.mean([t['eval'][0] for t in trainings], axis=0)
+  test_probabilities = np.mean([t['test'][0] for t in trainings], axis=0)
+  threshold = np.float32(metrics_lib.tune_global_threshold(labels['eval'], eval_probabilities))
+  return ({**metrics_lib.classification_metrics(labels['test'], test_probabilities, threshold),
+           'threshold': float(threshold)}, (test_probabilities, threshold))
+
+
+def comparisons(models: Sequence[str]) -> List[Tuple[str, str]]:
+  """The pairs the averages compare, (A, B) for A - B: every model against the
+  baseline, the other setting against this one, an ensemble against its members."""
+  pairs = [(model, LOGISTIC_REGRESSION) for model in models if model != LOGISTIC_REGRESSION]
+  for setting in (PIPELINE, VERSUS):
+    if setting + ENSEMBLE in models:
+      pairs.append((setting + ENSEMBLE, setting))
+  if VERSUS in models:
+    pairs.append((VERSUS, PIPELINE))
+    if VERSUS + ENSEMBLE in models:
+      pairs.append((VERSUS + ENSEMBLE, PIPELINE + ENSEMBLE))
+  return [(a, b) for a, b in pairs if a in models and b in models]
+
+
+def average(months: List[Dict[str, Any]], models: Sequence[str]) -> Dict[str, Any]:
+  """Each model's metrics averaged over the months, and each comparison's difference,
+  with paired-bootstrap intervals (papers resampled per month, seeds drawn again)."""
+  found: Dict[str, Any] = {'resamples': _RESAMPLES, 'models': {}, 'differences': {}}
+  for a, b in comparisons(models) or [(models[0], models[0])]:
+    intervals = metrics_lib.paired_bootstrap_mean(
+        [(m['arrays']['labels'], m['arrays'][a], m['arrays'][b]) for m in months],
+        resamples=_RESAMPLES)
+    found['models'].setdefault(a, intervals['a'])
+    found['models'].setdefault(b, intervals['b'])
+    if a != b:
+      found['differences'][f'{a} - {b}'] = intervals['a_minus_b']
+  return found
+
+
+def _model_name(model: str) -> str:
+  return model.replace(ENSEMBLE, ' (seeds averaged)').replace('_', ' ')
 
 
 def table(results: Dict[str, Any]) -> str:
   """The backtest as Markdown: one row per month and model, then the averages."""
-  with_baseline = 'pipeline_minus_logistic_regression' in results['average']
+  seeds = results['seeds']
   rows = ['| test month | train months | train / eval / test papers | model | micro-F1 | '
           'macro-F1 | P@1 | time |', '|---|---|---|---|---|---|---|---|']
   for m in results['months']:
     sizes = ' / '.join(f'{m["split_sizes"][s]:,}' for s in features.SPLITS)
     train_spans = m['spans'][features.TRAIN_SPLIT]
-    p = m['pipeline']
-    rows.append(f'| {m["month"]} | {train_spans[0]}..{train_spans[-1]} | {sizes} | pipeline | '
-                + ' | '.join(f'{p[name]:.3f}' for name in _METRICS) +
-                f' | {p["wall_seconds"]:.0f} s wall '
-                f'(Trainer {p["components"][definition.TRAINER]:.0f} s), '
-                f'{p["peak_rss_mib"]:,} MiB |')
-    if with_baseline:
-      lr = m['logistic_regression']
-      rows.append('| | | | logistic regression | ' +
-                  ' | '.join(f'{lr[name]:.3f}' for name in _METRICS) +
-                  f' | fit {lr["fit_seconds"]:.0f} s |')
+    first = True
+    for model in results['models']:
+      figures = m[model]
+      cells = [f'{figures[name]:.3f}' + (
+          f' ({figures["spread"][name][0]:.3f}-{figures["spread"][name][1]:.3f})'
+          if len(seeds) > 1 and 'spread' in figures else '') for name in _METRICS]
+      if model == LOGISTIC_REGRESSION:
+        time_ = f'fit {figures["fit_seconds"]:.0f} s'
+      elif model in (PIPELINE, VERSUS):
+        trainer = [s['trainer_seconds'] for s in figures['seeds']]
+        time_ = (f'Trainer {np.mean(trainer):.0f} s' +
+                 (f' x {len(trainer)}' if len(trainer) > 1 else ''))
+        if model == PIPELINE:
+          time_ = (f'{m["wall_seconds"]:.0f} s wall, {m["peak_rss_mib"]:,} MiB; ' + time_)
+      else:
+        time_ = ''
+      leading = (f'| {m["month"]} | {train_spans[0]}..{train_spans[-1]} | {sizes} |' if first
+                 else '| | | |')
+      rows.append(f'{leading} {_model_name(model)} | ' + ' | '.join(cells) + f' | {time_} |')
+      first = False
   average_ = results['average']
   rows += ['', f'Mean over the {len(results["months"])} months'
-           + (f', 95% intervals from a paired bootstrap ({average_["resamples"]:,} resamples of '
-              'each month):' if with_baseline else ':'), '',
+           + (f' and {len(seeds)} seeds ({", ".join(map(str, seeds))}; per month above: the '
+              'mean, and the lowest-highest seed)' if len(seeds) > 1 else '') +
+           f', 95% intervals from a paired bootstrap ({average_["resamples"]:,} resamples of '
+           'each month' + ('; each also draws the seeds again' if len(seeds) > 1 else '') +
+           '):', '',
            '| | ' + ' | '.join(_METRIC_NAMES[n] for n in _METRICS) + ' |', '|---|---|---|---|']
-  if not with_baseline:
-    rows.append('| pipeline | ' + ' | '.join(f'{average_[n]:.3f}' for n in _METRICS) + ' |')
-    return '\n'.join(rows)
-  for key, name, sign in (('pipeline', 'pipeline', ''),
-                          ('logistic_regression', 'logistic regression', ''),
-                          ('pipeline_minus_logistic_regression',
-                           'pipeline - logistic regression', '+')):
+  for key, intervals in [*average_['models'].items(), *average_['differences'].items()]:
+    sign = '+' if key in average_['differences'] else ''
+    name = ' - '.join(_model_name(part) for part in key.split(' - '))
     rows.append(f'| {name} | ' + ' | '.join(
         f'{i["estimate"]:{sign}.3f} [{i["low"]:{sign}.3f}, {i["high"]:{sign}.3f}]'
-        for i in (average_[key][n] for n in _METRICS)) + ' |')
+        for i in (intervals[n] for n in _METRICS)) + ' |')
   return '\n'.join(rows)
 
 
@@ -138,10 +222,9 @@ def plot(results: Dict[str, Any], path: str) -> None:
   months = [m['month'] for m in results['months']]
   figure, axes = plt.subplots(1, len(_METRICS), figsize=(4 * len(_METRICS), 3.4))
   for axis, name in zip(axes, _METRICS):
-    for model, style in (('pipeline', 'o-'), ('logistic_regression', 's--')):
-      values = [m[model][name] for m in results['months'] if model in m]
-      if values:
-        axis.plot(months, values, style, label=model.replace('_', ' '))
+    for model, style in zip(results['models'], ('o-', 's--', '^-', 'v-', 'D:')):
+      axis.plot(months, [m[model][name] for m in results['months']], style,
+                label=_model_name(model))
     axis.set_title(_METRIC_NAMES[name])
     axis.tick_params(axis='x', rotation=45)
     axis.grid(alpha=0.3)
@@ -162,24 +245,40 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help='skip the logistic-regression baseline (minutes a month)')
   parser.add_argument('--pipeline-flag', action='append', default=[],
                       help='extra flag for run_local.py, e.g. --pipeline-flag=--epochs=5')
+  parser.add_argument('--versus-flag', action='append', default=[],
+                      help='a second setting, trained beside the first on the same months '
+                      'and seeds and compared with it: its run_local.py Trainer flag(s), '
+                      'e.g. --versus-flag=--epochs=5')
+  parser.add_argument('--seeds', type=int, default=3,
+                      help='trainings per month and setting, training seeds 42, 43, ... '
+                      '(the split and the Transform output shared)')
   args = parser.parse_args(argv)
   if args.months < 1:
     parser.error('--months must be at least 1')
+  if args.seeds < 1:
+    parser.error('--seeds must be at least 1')
 
   months = [span.name for span in spans_lib.list_spans(args.data)][-args.months:]
-  results: Dict[str, Any] = {'data': args.data, 'pipeline_flags': args.pipeline_flag,
-                             'months': []}
+  seeds = [_FIRST_SEED + i for i in range(args.seeds)]
+  settings = {PIPELINE: args.pipeline_flag}
+  if args.versus_flag:
+    settings[VERSUS] = args.pipeline_flag + args.versus_flag
+  models = [model for setting in settings
+            for model in (setting, setting + ENSEMBLE)[:1 + (len(seeds) > 1)]]
+  models += [] if args.skip_baseline else [LOGISTIC_REGRESSION]
+  results: Dict[str, Any] = {'data': args.data, 'settings': settings, 'seeds': seeds,
+                             'models': models, 'months': []}
   os.makedirs(args.output_root, exist_ok=True)
   for month in months:
     started = time.monotonic()
     result = backtest_month(args.data, month, os.path.join(args.output_root, month),
-                            args.pipeline_flag, not args.skip_baseline)
+                            settings, seeds, not args.skip_baseline)
     results['months'].append(result)
     # Each month's figures as soon as they exist: a month takes tens of minutes.
     with open(os.path.join(args.output_root, month, 'backtest_month.json'), 'w') as f:
       json.dump({k: v for k, v in result.items() if k != 'arrays'}, f, indent=2, default=float)
     print(f'{month}: done in {time.monotonic() - started:.0f} s', flush=True)
-  results['average'] = average(results['months'], not args.skip_baseline)
+  results['average'] = average(results['months'], models)
   results['finished_at'] = time.strftime('%Y-%m-%d %H:%M:%S')
   for month in results['months']:
     del month['arrays']

@@ -48,16 +48,21 @@ _PREDICT_BATCH = 512
 _RESAMPLES = 1000
 
 
-def run_pipeline(data: str, output_root: str, extra_flags: List[str]) -> Dict[str, Any]:
-  """Runs the pipeline from scratch in a child process; returns its run summary.
+def run_pipeline(data: str, output_root: str, extra_flags: List[str],
+                 from_scratch: bool = True) -> Dict[str, Any]:
+  """Runs the pipeline in a child process; returns its run summary.
 
-  The output root is emptied first: a model blessed by an earlier benchmark would
-  otherwise be evaluated beside the new one (doubling the Evaluator's time) and,
-  after a change to the split, judged on papers it was trained on.
+  From scratch, the output root is emptied first: a model blessed by an earlier
+  benchmark would otherwise be evaluated beside the new one (doubling the
+  Evaluator's time) and, after a change to the split, judged on papers it was
+  trained on. Otherwise the run reuses what the root's cache holds (a retraining
+  with `--stop-after Trainer` reruns only the Trainer).
   """
-  shutil.rmtree(output_root, ignore_errors=True)
+  if from_scratch:
+    shutil.rmtree(output_root, ignore_errors=True)
+    extra_flags = ['--no-cache'] + extra_flags
   subprocess.run([sys.executable, os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py'),
-                  '--data', data, '--output-root', output_root, '--no-cache'] + extra_flags,
+                  '--data', data, '--output-root', output_root] + extra_flags,
                  check=True, stdout=console.terminal(), stderr=console.terminal_errors())
   with open(os.path.join(output_root, 'run_summary.json')) as f:
     return json.load(f)

@@ -27,6 +27,10 @@ Drift compares the `test` split (with monthly spans, the newest month) with the
   (new terms: reported, not judged).
 The findings go to a `data_check.json` artifact that the run summary and the
 evaluation report show.
+
+Whatever `on_problem` says, the gate stops a run whose label vocabulary would be
+empty (no label of train occurs `min_label_count` times): Transform would learn
+nothing to predict, and the Trainer would only find out after it.
 """
 
 import glob
@@ -103,6 +107,27 @@ def label_drift(train: statistics_pb2.DatasetFeatureStatisticsList,
       for reason in anomalies.anomaly_info[features.LABELS_KEY].reason)
   return {'measure': 'L-infinity', 'value': round(distance, 4),
           'threshold': threshold, 'drifted': drifted}
+
+
+def most_frequent_label_count(train: statistics_pb2.DatasetFeatureStatisticsList) -> int:
+  """How many train papers carry the most frequent label (TFDV's rank histogram)."""
+  for feature in train.datasets[0].features:
+    if feature.path.step == [features.LABELS_KEY]:
+      buckets = feature.string_stats.rank_histogram.buckets
+      return int(max((bucket.sample_count for bucket in buckets), default=0))
+  return 0
+
+
+def check_label_vocabulary(train: statistics_pb2.DatasetFeatureStatisticsList,
+                           min_label_count: int) -> None:
+  """Raises DataError when no train label occurs `min_label_count` times: the
+  label vocabulary Transform would learn is empty."""
+  most = most_frequent_label_count(train)
+  if most < min_label_count:
+    raise errors.DataError(
+        'the label vocabulary would be empty: no label of the train split occurs often '
+        f'enough (see --min-label-count): the most frequent occurs {most:,} times, fewer '
+        f'than {min_label_count:,}')
 
 
 def jensen_shannon(counts_a: Sequence[float], counts_b: Sequence[float]) -> float:
@@ -203,17 +228,22 @@ def DataGate(  # pylint: disable=invalid-name
     data_check: tfx.dsl.components.OutputArtifact[DataCheck],
     on_problem: tfx.dsl.components.Parameter[str],
     max_length_divergence: tfx.dsl.components.Parameter[float],
-    max_vocabulary_divergence: tfx.dsl.components.Parameter[float]):
+    max_vocabulary_divergence: tfx.dsl.components.Parameter[float],
+    min_label_count: tfx.dsl.components.Parameter[int]):
   """Writes the data check; raises DataProblem when there is one and `on_problem` is
-  'stop', which ends the run before Transform.
+  'stop', which ends the run before Transform, and DataError when the label
+  vocabulary would be empty.
 
   The parameters have no defaults here: PipelineConfig (`on_data_problem`,
-  `max_length_divergence`, `max_vocabulary_divergence`) is their one source.
+  `max_length_divergence`, `max_vocabulary_divergence`, `transform.min_label_count`)
+  is their one source.
   """
+  train_statistics = _statistics(statistics, features.TRAIN_SPLIT)
+  check_label_vocabulary(train_statistics, min_label_count)
   schema_proto = io_utils.SchemaReader().read(
       io_utils.get_only_uri_in_dir(schema.uri))
   report = run_records.DataReport.read(data_report.uri)
-  drift = {'label': label_drift(_statistics(statistics, features.TRAIN_SPLIT),
+  drift = {'label': label_drift(train_statistics,
                                 _statistics(statistics, features.TEST_SPLIT), schema_proto),
            'abstract length': length_drift(report.abstract_words, max_length_divergence),
            'vocabulary': vocabulary_drift(report.vocabulary.splits,

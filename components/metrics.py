@@ -7,7 +7,7 @@ benchmarks. The Evaluator computes the same quantities with TFMA.
 """
 
 import functools
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -83,10 +83,10 @@ def tune_global_threshold(labels: np.ndarray, probabilities: np.ndarray) -> floa
 BOOTSTRAPPED_METRICS = ('micro_f1', 'macro_f1', 'precision_at_1')
 
 Interval = Dict[str, float]  # estimate, low, high
+Model = Tuple[np.ndarray, np.ndarray]  # (probabilities, thresholds) of one trained model
 
 
-def paired_bootstrap(labels: np.ndarray, model_a: Tuple[np.ndarray, np.ndarray],
-                     model_b: Tuple[np.ndarray, np.ndarray], resamples: int = 1000,
+def paired_bootstrap(labels: np.ndarray, model_a: Model, model_b: Model, resamples: int = 1000,
                      confidence: float = 0.95, seed: int = 0) -> Dict[str, Dict[str, Interval]]:
   """Percentile intervals of two models' metrics on the same examples, and of A - B.
 
@@ -98,25 +98,36 @@ def paired_bootstrap(labels: np.ndarray, model_a: Tuple[np.ndarray, np.ndarray],
   return paired_bootstrap_mean([(labels, model_a, model_b)], resamples, confidence, seed)
 
 
-def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray],
-                                                 Tuple[np.ndarray, np.ndarray]]],
+def paired_bootstrap_mean(groups: Sequence[Tuple[np.ndarray, Union[Model, Sequence[Model]],
+                                                 Union[Model, Sequence[Model]]]],
                           resamples: int = 1000, confidence: float = 0.95,
                           seed: int = 0) -> Dict[str, Dict[str, Interval]]:
   """`paired_bootstrap` of the mean of a metric over groups of examples (the months of
   a backtest): each (labels, model A, model B) group is resampled on its own, its
-  metrics computed, and the groups' figures averaged, resample by resample."""
+  metrics computed, and the groups' figures averaged, resample by resample.
+
+  A model may be a list of trainings of one recipe (seeds): its figure is then their
+  mean, and each resample also draws the trainings with replacement, so the
+  intervals hold the training's noise as well as the papers'.
+  """
   rng = np.random.default_rng(seed)
   totals = {'a': {}, 'b': {}}
   for labels, model_a, model_b in groups:
     labels = np.asarray(labels) >= 0.5
     weights = _resample_weights(rng, len(labels), resamples)
     for side, model in (('a', model_a), ('b', model_b)):
-      estimate = _weighted_metrics(labels, *model, np.ones((1, len(labels))))
-      samples = _weighted_metrics(labels, *model, weights)
+      runs = [model] if isinstance(model, tuple) else list(model)
+      estimates = [_weighted_metrics(labels, *run, np.ones((1, len(labels)))) for run in runs]
+      samples = [_weighted_metrics(labels, *run, weights) for run in runs]
+      # [resamples, runs]: which trainings each resample draws; none to draw from one.
+      drawn = (rng.integers(len(runs), size=(resamples, len(runs))) if len(runs) > 1
+               else np.zeros((resamples, 1), int))
       for name in BOOTSTRAPPED_METRICS:
+        estimate = np.mean([e[name][0] for e in estimates])
+        sample = np.stack([s[name] for s in samples])[drawn, np.arange(resamples)[:, None]]
         previous = totals[side].get(name, (0.0, 0.0))
-        totals[side][name] = (previous[0] + estimate[name][0] / len(groups),
-                              previous[1] + samples[name] / len(groups))
+        totals[side][name] = (previous[0] + estimate / len(groups),
+                              previous[1] + sample.mean(axis=1) / len(groups))
   a, b = totals['a'], totals['b']
   interval = functools.partial(_interval, confidence=confidence)
   return {

@@ -92,7 +92,8 @@ def create_pipeline(
       data_report=example_gen.outputs['data_report'],
       on_problem=config.on_data_problem,
       max_length_divergence=config.max_length_divergence,
-      max_vocabulary_divergence=config.max_vocabulary_divergence).with_id(DATA_GATE)
+      max_vocabulary_divergence=config.max_vocabulary_divergence,
+      min_label_count=config.transform.min_label_count).with_id(DATA_GATE)
 
   transform = tfx.components.Transform(
       examples=example_gen.outputs['examples'],

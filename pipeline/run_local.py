@@ -80,7 +80,12 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--no-priors-check', action='store_true',
                       help='bless without beating the label-priors baseline on micro-F1 and '
                       'precision@1 (for toy runs whose few test papers cannot show it)')
-  parser.add_argument('--seed', type=int, default=defaults.seed)
+  parser.add_argument('--seed', type=int, default=defaults.seed,
+                      help='fixes the split and, unless --training-seed is given, the '
+                      'initial weights and the shuffle')
+  parser.add_argument('--training-seed', type=int,
+                      help='the Trainer\'s seed alone (default: --seed): another training '
+                      'of the same split, its Transform output reused')
   parser.add_argument('--beam-preset', default='direct', choices=LOCAL_PRESETS,
                       help='direct: Beam in this process; direct-multiprocessing: one '
                       'worker process per core; portable: a Beam job service '
@@ -124,8 +129,9 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
         transform=dataclasses.replace(defaults.transform,
                                       max_vocabulary_size=args.max_vocabulary_size,
                                       min_label_count=args.min_label_count),
-        trainer=dataclasses.replace(defaults.trainer, max_epochs=args.epochs,
-                                    batch_size=args.batch_size))
+        trainer=dataclasses.replace(
+            defaults.trainer, max_epochs=args.epochs, batch_size=args.batch_size,
+            seed=args.seed if args.training_seed is None else args.training_seed))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))
   if config.stop_after:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import errors
 from components import labels
 from components import metrics
 
@@ -31,6 +32,18 @@ def test_multi_hot_then_inverse_round_trips():
 
 TRUTH = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])
 SCORES = np.array([[0.9, 0.2, 0.1], [0.8, 0.4, 0.3], [0.2, 0.1, 0.7], [0.6, 0.3, 0.2]])
+
+
+def test_an_empty_label_vocabulary_file_stops_the_trainer(tmp_path):
+  """tf.Transform writes a placeholder into an empty vocabulary; neither it nor an
+  empty file is a vocabulary (the data gate stops such runs earlier: test_monthly)."""
+  path = tmp_path / 'labels'
+  path.write_text('cs.LG\ncs.CV\n')
+  assert labels.read_vocabulary(str(path)) == ['cs.LG', 'cs.CV']
+  for content in ('', labels._EMPTY_VOCABULARY_PLACEHOLDER + '\n'):  # pylint: disable=protected-access
+    path.write_text(content)
+    with pytest.raises(errors.DataError, match='is empty: no label of the train split occurs'):
+      labels.read_vocabulary(str(path))
 
 
 def test_classification_metrics_by_hand():
@@ -113,6 +126,21 @@ def test_paired_bootstrap_of_a_model_against_itself_is_exactly_zero():
   differences = metrics.paired_bootstrap(truth, good, good, resamples=100)['a_minus_b']
   for interval in differences.values():
     assert interval == {'estimate': 0.0, 'low': 0.0, 'high': 0.0}
+
+
+def test_paired_bootstrap_of_several_trainings_averages_them_and_holds_their_spread():
+  """A model given as trainings (seeds) scores their mean, and its interval also
+  holds how much the trainings differ: wider than any one training's."""
+  truth, good, poor = _two_models()
+  one = metrics.paired_bootstrap_mean([(truth, [good], poor)], resamples=300)
+  assert one == metrics.paired_bootstrap_mean([(truth, good, poor)], resamples=300)
+  both = metrics.paired_bootstrap_mean([(truth, [good, poor], poor)], resamples=300)
+  for name in metrics.BOOTSTRAPPED_METRICS:
+    expected = np.mean([metrics.classification_metrics(truth, *model)[name]
+                        for model in (good, poor)])
+    assert both['a'][name]['estimate'] == pytest.approx(expected)
+    width = both['a'][name]['high'] - both['a'][name]['low']
+    assert width > 2 * (one['a'][name]['high'] - one['a'][name]['low'])
 
 
 def test_paired_bootstrap_is_reproducible_and_narrows_with_more_examples():

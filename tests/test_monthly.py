@@ -17,7 +17,11 @@ from ml_metadata.metadata_store import metadata_store
 import pytest
 import tensorflow as tf
 
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
 from components import data_gate
+from components import errors
+from components import features
 from components import features
 from components import preprocessing
 from components import run_records
@@ -195,6 +199,22 @@ def test_the_gate_passes_warns_or_stops():
       'label drift of the test split from train: L-infinity 0.3 > 0.1']
   with pytest.raises(ValueError, match='on_problem'):
     data_gate.check({}, {}, 'ignore')
+
+
+def test_the_gate_stops_a_run_whose_label_vocabulary_would_be_empty():
+  train = statistics_pb2.DatasetFeatureStatisticsList()
+  labels = train.datasets.add().features.add()
+  labels.path.step.append(features.LABELS_KEY)
+  for label, count in (('cs.LG', 7), ('cs.CV', 9), ('stat.ML', 2)):
+    labels.string_stats.rank_histogram.buckets.add(label=label, sample_count=count)
+  assert data_gate.most_frequent_label_count(train) == 9
+  data_gate.check_label_vocabulary(train, min_label_count=9)
+  with pytest.raises(errors.DataError, match=r'occurs often enough \(see --min-label-count\): '
+                     r'the most frequent occurs 9 times, fewer than 10'):
+    data_gate.check_label_vocabulary(train, min_label_count=10)
+  with pytest.raises(errors.DataError, match='occurs 0 times'):
+    data_gate.check_label_vocabulary(statistics_pb2.DatasetFeatureStatisticsList(
+        datasets=[{}]), min_label_count=1)
 
 
 def read_month(path):

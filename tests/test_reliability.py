@@ -18,15 +18,18 @@ def serving_root(output_root):
   return os.path.join(output_root, 'serving_model', 'arxiv-subject-areas')
 
 
-def test_an_empty_label_vocabulary_stops_the_run_before_training(tmp_path):
+def test_an_empty_label_vocabulary_stops_the_run_before_transform(tmp_path):
   data = write_csv(str(tmp_path / 'papers.csv'), sample_rows(600))
   completed = subprocess.run(
       run_local_command(data, tmp_path / 'out', '--min-label-count', '1000000'),
       capture_output=True, text=True)
   assert completed.returncode == 1
-  assert 'The run stopped: the label vocabulary' in completed.stderr
+  assert 'The run stopped: the label vocabulary would be empty' in completed.stderr
   assert 'occurs often enough (see --min-label-count)' in completed.stderr
   assert 'Traceback' not in completed.stderr
+  pipeline_root = tmp_path / 'out' / 'pipeline' / 'arxiv-subject-areas'
+  assert (pipeline_root / 'DataGate').is_dir()
+  assert not (pipeline_root / 'Transform').exists()
   assert not os.path.exists(serving_root(tmp_path / 'out'))
 
 

@@ -65,3 +65,13 @@ def test_batch_size_shrinks_with_the_data_to_keep_steps_per_epoch(train_examples
 def test_a_configured_batch_size_is_the_largest_used():
   assert settings.TrainerSettings(batch_size=32).train_batch_size(3_377) == 32
   assert run_local.parse_config(['--batch-size', '64']).trainer.train_batch_size(100_000) == 64
+
+
+def test_the_seed_fixes_split_and_training_and_the_training_seed_the_training_alone():
+  config = run_local.parse_config(['--seed', '7'])
+  assert (config.seed, config.trainer.seed) == (7, 7)
+  config = run_local.parse_config(['--seed', '7', '--training-seed', '43'])
+  assert (config.seed, config.trainer.seed) == (7, 43)
+  defaults = run_local.parse_config([])
+  assert (defaults.seed, defaults.trainer.seed) == (PipelineConfig.seed,
+                                                    settings.TrainerSettings.seed)
