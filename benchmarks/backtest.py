@@ -101,6 +101,9 @@ def backtest_month(data: str, month: str, output_root: str, settings: Dict[str, 
     result['arrays'][name] = [t['test'] for t in trainings]
     if len(seeds) > 1:
       result[name + ENSEMBLE], result['arrays'][name + ENSEMBLE] = ensemble(trainings, labels)
+      # What averaging fewer models would give: the first k seeds, k = 1 .. all.
+      result[name]['ensemble_of_first'] = [ensemble(trainings[:k], labels)[0]
+                                           for k in range(1, len(seeds) + 1)]
   if with_baseline:
     vocabulary_size = first['model']['vocabulary_size']
     result[LOGISTIC_REGRESSION], probabilities, threshold = baseline.logistic_regression(
@@ -152,20 +155,31 @@ def comparisons(models: Sequence[str]) -> List[Tuple[str, str]]:
 def average(months: List[Dict[str, Any]], models: Sequence[str]) -> Dict[str, Any]:
   """Each model's metrics averaged over the months, and each comparison's difference,
   with paired-bootstrap intervals (papers resampled per month, seeds drawn again)."""
-  found: Dict[str, Any] = {'resamples': _RESAMPLES, 'models': {}, 'differences': {}}
+  scored, differences = {}, {}
   for a, b in comparisons(models) or [(models[0], models[0])]:
     intervals = metrics_lib.paired_bootstrap_mean(
         [(m['arrays']['labels'], m['arrays'][a], m['arrays'][b]) for m in months],
         resamples=_RESAMPLES)
-    found['models'].setdefault(a, intervals['a'])
-    found['models'].setdefault(b, intervals['b'])
+    scored.setdefault(a, intervals['a'])
+    scored.setdefault(b, intervals['b'])
     if a != b:
-      found['differences'][f'{a} - {b}'] = intervals['a_minus_b']
-  return found
+      differences[f'{a} - {b}'] = intervals['a_minus_b']
+  return {'resamples': _RESAMPLES, 'models': {model: scored[model] for model in models},
+          'differences': differences, 'ensemble_of_first': {
+              setting: [{name: float(np.mean([m[setting]['ensemble_of_first'][k][name]
+                                              for m in months])) for name in _METRICS}
+                        for k in range(len(months[0][setting]['ensemble_of_first']))]
+              for setting in (PIPELINE, VERSUS)
+              if setting in models and 'ensemble_of_first' in months[0][setting]}}
 
 
-def _model_name(model: str) -> str:
-  return model.replace(ENSEMBLE, ' (seeds averaged)').replace('_', ' ')
+def _model_name(model: str, settings: Dict[str, List[str]]) -> str:
+  """'versus_ensemble' -> 'versus --flag=x (seeds averaged)'."""
+  setting = model.replace(ENSEMBLE, '')
+  name = setting.replace('_', ' ')
+  if setting == VERSUS:
+    name += ' ' + ' '.join(settings[VERSUS][len(settings[PIPELINE]):])
+  return name + (' (seeds averaged)' if model.endswith(ENSEMBLE) else '')
 
 
 def table(results: Dict[str, Any]) -> str:
@@ -194,7 +208,7 @@ def table(results: Dict[str, Any]) -> str:
         time_ = ''
       leading = (f'| {m["month"]} | {train_spans[0]}..{train_spans[-1]} | {sizes} |' if first
                  else '| | | |')
-      rows.append(f'{leading} {_model_name(model)} | ' + ' | '.join(cells) + f' | {time_} |')
+      rows.append(f'{leading} {_model_name(model, results["settings"])} | ' + ' | '.join(cells) + f' | {time_} |')
       first = False
   average_ = results['average']
   rows += ['', f'Mean over the {len(results["months"])} months'
@@ -206,10 +220,17 @@ def table(results: Dict[str, Any]) -> str:
            '| | ' + ' | '.join(_METRIC_NAMES[n] for n in _METRICS) + ' |', '|---|---|---|---|']
   for key, intervals in [*average_['models'].items(), *average_['differences'].items()]:
     sign = '+' if key in average_['differences'] else ''
-    name = ' - '.join(_model_name(part) for part in key.split(' - '))
+    name = ' - '.join(_model_name(part, results['settings']) for part in key.split(' - '))
     rows.append(f'| {name} | ' + ' | '.join(
         f'{i["estimate"]:{sign}.3f} [{i["low"]:{sign}.3f}, {i["high"]:{sign}.3f}]'
         for i in (intervals[n] for n in _METRICS)) + ' |')
+  for setting, curve in average_['ensemble_of_first'].items():
+    rows += ['', f'{_model_name(setting, results["settings"])}: the first k seeds\' models '
+             'averaged, mean over the months:', '',
+             '| k | ' + ' | '.join(_METRIC_NAMES[n] for n in _METRICS) + ' |',
+             '|---|---|---|---|']
+    rows += [f'| {k} | ' + ' | '.join(f'{figures[n]:.3f}' for n in _METRICS) + ' |'
+             for k, figures in enumerate(curve, 1)]
   return '\n'.join(rows)
 
 
@@ -224,7 +245,7 @@ def plot(results: Dict[str, Any], path: str) -> None:
   for axis, name in zip(axes, _METRICS):
     for model, style in zip(results['models'], ('o-', 's--', '^-', 'v-', 'D:')):
       axis.plot(months, [m[model][name] for m in results['months']], style,
-                label=_model_name(model))
+                label=_model_name(model, results['settings']))
     axis.set_title(_METRIC_NAMES[name])
     axis.tick_params(axis='x', rotation=45)
     axis.grid(alpha=0.3)

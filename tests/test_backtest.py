@@ -8,9 +8,11 @@ from components import metrics
 
 
 def _training(seed, rng, labels):
-  def predictions(truth):
-    return np.clip(truth + rng.normal(0, 0.4, truth.shape), 0, 1), np.full(truth.shape[1], 0.5)
-  return {'seed': seed, 'eval': predictions(labels['eval']), 'test': predictions(labels['test']),
+  """A model's eval and test predictions, with the threshold the Trainer would tune."""
+  eval_, test = (np.clip(labels[split] + rng.normal(0, 0.4, labels[split].shape), 0, 1)
+                 for split in ('eval', 'test'))
+  threshold = np.full(labels['test'].shape[1], metrics.tune_global_threshold(labels['eval'], eval_))
+  return {'seed': seed, 'eval': (eval_, threshold), 'test': (test, threshold),
           'summary': {'model': {'epochs_run': 12},
                       'components': {'Trainer': {'wall_seconds': 30.0}}}}
 
@@ -61,7 +63,10 @@ def test_the_table_has_a_row_per_month_and_model_and_the_intervals():
            'arrays': {'labels': labels['test'], 'pipeline': [t['test'] for t in trainings],
                       'pipeline_ensemble': ensemble_model, 'logistic_regression': baseline}}
   models = ['pipeline', 'pipeline_ensemble', 'logistic_regression']
+  month['pipeline']['ensemble_of_first'] = [backtest.ensemble(trainings[:k], labels)[0]
+                                            for k in (1, 2)]
   results = {'seeds': [42, 43], 'models': models, 'months': [month],
+             'settings': {'pipeline': [], 'versus': ['--epochs=3']},
              'average': backtest.average([month], models)}
   text = backtest.table(results)
   assert '| 2026-05 | 2025-03..2026-03 | 1,000 / 200 / 200 | pipeline |' in text
@@ -73,3 +78,12 @@ def test_the_table_has_a_row_per_month_and_model_and_the_intervals():
     assert row in text
   assert results['average']['models']['pipeline']['micro_f1']['estimate'] == pytest.approx(
       month['pipeline']['micro_f1'])
+  assert list(results['average']['models']) == models
+  # Averaging the first seed alone is that seed's model; both, the ensemble row.
+  curve = results['average']['ensemble_of_first']['pipeline']
+  assert curve[0]['micro_f1'] == pytest.approx(month['pipeline']['seeds'][0]['micro_f1'])
+  assert curve[1]['micro_f1'] == pytest.approx(ensemble_figures['micro_f1'])
+  assert '| 2 | ' + ' | '.join(f'{ensemble_figures[n]:.3f}' for n in (
+      'micro_f1', 'macro_f1', 'precision_at_1')) + ' |' in text
+  assert backtest._model_name('versus_ensemble', results['settings']) == (  # pylint: disable=protected-access
+      'versus --epochs=3 (seeds averaged)')
