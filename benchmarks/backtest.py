@@ -117,7 +117,7 @@ def score_trainings(trainings: List[Dict[str, Any]],
   """Each training's test metrics, their mean over the seeds and their spread."""
   per_seed = [{'seed': t['seed'],
                **metrics_lib.classification_metrics(labels['test'], *t['test']),
-               'epochs': t['summary']['model']['epochs_run'],
+               'epochs': [m['epochs_run'] for m in t['summary']['model']['members']],
                'trainer_seconds': t['summary']['components'][definition.TRAINER]['wall_seconds']}
               for t in trainings]
   return {**{name: float(np.mean([s[name] for s in per_seed])) for name in _METRICS},

@@ -151,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         for split in features.SPLITS)
   record = run_records.TrainingRecord.read(
       summary['artifacts'][definition.TRAINER][specs.MODEL_RUN_KEY])
-  epoch_times = record.history['train_seconds']
+  epoch_times = record.members[0].history['train_seconds']
   predictor = Predictor(summary['pushed_model_path'])
   labels = predictor.labels
   test_labels = baseline.multi_hot(test, labels)

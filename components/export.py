@@ -60,8 +60,19 @@ def ngram_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
   The first layer is a TF-IDF-weighted sum of table rows, so an n-gram's share of
   the first layer's input is its weighted row; that share times the logit's
   gradient there (gradient x input) is its contribution. The contributions of an
-  abstract's n-grams add up to about its logit less the bias-only logit.
+  abstract's n-grams add up to about its logit less the bias-only logit. For an
+  ensemble, the mean of its members' contributions, each to its own logit: the
+  ensemble averages probabilities, which have no logit of their own, and the mean
+  ranks n-grams as the members agree.
   """
+  members = model_lib.members_of(model)
+  return tf.add_n([_member_contributions(member, ngram_ids, ngram_weights, label_ids)
+                   for member in members]) / len(members)
+
+
+def _member_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
+                          ngram_weights: tf.SparseTensor, label_ids: tf.Tensor) -> tf.Tensor:
+  """`ngram_contributions` of one trained MLP."""
   table = model.get_layer(model_lib.TABLE_LAYER)
   output = model.get_layer(features.PROBABILITIES_KEY)
   # The layers between them form a chain: ReLU, Dropout, Dense, ...

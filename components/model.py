@@ -12,7 +12,7 @@ to never predict them.
 """
 
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -253,15 +253,41 @@ def shift_output_logits(model: tf_keras.Model, shift: Sequence[float]) -> None:
   output.bias.assign_add(tf.constant(shift, output.bias.dtype))
 
 
+def model_inputs() -> Dict[str, tf_keras.Input]:
+  """The model's inputs: a paper's n-gram ids and their TF-IDF weights, sparse."""
+  return {
+      features.NGRAM_IDS_KEY: tf_keras.Input(shape=(None,), sparse=True, dtype=tf.int64,
+                                             name=features.NGRAM_IDS_KEY),
+      features.NGRAM_WEIGHTS_KEY: tf_keras.Input(shape=(None,), sparse=True, dtype=tf.float32,
+                                                 name=features.NGRAM_WEIGHTS_KEY),
+  }
+
+
+def average_models(members: Sequence[tf_keras.Model]) -> tf_keras.Model:
+  """One model whose probabilities are the mean of the members' (models trained from
+  different seeds); one member is returned as it is. Serving, TFMA and the
+  threshold search then see one model."""
+  if len(members) == 1:
+    return members[0]
+  inputs = model_inputs()
+  probabilities = tf_keras.layers.Average(name=features.PROBABILITIES_KEY)(
+      [member(inputs) for member in members])
+  return ConvertlessModel(inputs=inputs, outputs=probabilities, name='ensemble')
+
+
+def members_of(model: tf_keras.Model) -> List[tf_keras.Model]:
+  """The models `average_models` averaged into `model`; a single model alone."""
+  # Only this module's models: export tracks tf.Transform's layer (a Keras model) too.
+  return [layer for layer in model.layers if isinstance(layer, ConvertlessModel)] or [model]
+
+
 def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate: float,
                 table_learning_rate: float, dropout: float, ngram_dropout: float,
                 positive_weights: Sequence[float]) -> tf_keras.Model:
   """The compiled MLP: sparse (ids, weights) inputs -> one probability per label
   (one label per entry of `positive_weights`)."""
-  ids = tf_keras.Input(shape=(None,), sparse=True, dtype=tf.int64,
-                       name=features.NGRAM_IDS_KEY)
-  weights = tf_keras.Input(shape=(None,), sparse=True, dtype=tf.float32,
-                           name=features.NGRAM_WEIGHTS_KEY)
+  inputs = model_inputs()
+  ids, weights = inputs[features.NGRAM_IDS_KEY], inputs[features.NGRAM_WEIGHTS_KEY]
   first, *rest = hidden_units
   hidden = TfidfDense(vocabulary_size, first, name=TABLE_LAYER)(
       NgramDropout(ngram_dropout)([ids, weights]))
@@ -272,9 +298,7 @@ def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate
   hidden = tf_keras.layers.Dropout(dropout)(hidden)
   probabilities = tf_keras.layers.Dense(len(positive_weights), activation='sigmoid',
                                         name=features.PROBABILITIES_KEY)(hidden)
-  model = ConvertlessModel(inputs={features.NGRAM_IDS_KEY: ids,
-                                 features.NGRAM_WEIGHTS_KEY: weights},
-                           outputs=probabilities)
+  model = ConvertlessModel(inputs=inputs, outputs=probabilities)
   model.compile(
       optimizer=AdamWithSparseAdagrad(learning_rate, table_learning_rate),
       loss=WeightedBinaryCrossentropy(positive_weights),

@@ -127,14 +127,24 @@ def curve_path(directory: str, metric: str) -> str:
   return os.path.join(directory, f'{metric}.png')
 
 
-class TrainingRecord(Record):
-  """What the Trainer fitted and tuned, for the run summary, the report and benchmarks."""
-  FILE_NAME: ClassVar[str] = 'training_record.json'
-
+class MemberTraining(_Strict):
+  """How one model of the ensemble trained."""
+  seed: int
   # Keras' per-epoch logs: the metrics, their `val_` twins and `train_seconds`.
   history: Dict[str, List[float]]
   epochs_run: int
   best_epoch: int  # 1-based; its weights are the model's.
+
+  @property
+  def best_val_micro_f1(self) -> float:
+    return max(self.history.get('val_micro_f1') or [0.0])
+
+
+class TrainingRecord(Record):
+  """What the Trainer fitted and tuned, for the run summary, the report and benchmarks."""
+  FILE_NAME: ClassVar[str] = 'training_record.json'
+
+  members: List[MemberTraining]  # One per model averaged; the curves are the first's.
   vocabulary_size: int  # N-gram ids, the out-of-vocabulary one included.
   num_labels: int
   parameters: int
@@ -146,7 +156,3 @@ class TrainingRecord(Record):
   # On eval, in-sample for the thresholds: the Evaluator's test metrics are the
   # honest ones.
   eval_metrics: Dict[str, float]
-
-  @property
-  def best_val_micro_f1(self) -> float:
-    return max(self.history.get('val_micro_f1') or [0.0])

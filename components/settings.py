@@ -67,6 +67,11 @@ class TrainerSettings:
   rare_label_frequency: float = 0.01
   rare_label_weight_power: float = 0.5
   hidden_units: Tuple[int, ...] = (512, 256)
+  # Models trained from seeds seed, seed + 1, ... and averaged (their probabilities)
+  # in the exported model; one threshold tuned on the average. Each costs a training
+  # and its table (~400 MB on the full data) in the model; docs/quality.md has what
+  # each adds on next month's papers.
+  ensemble_members: int = 1
   top_k: int = 3  # Labels the serving signature names per abstract.
   # The `explain` signature: n-grams shown per top-k label, and when it warns that the
   # answer rests on too little: title and abstract have fewer than `min_ngrams`
@@ -112,6 +117,7 @@ class TrainerSettings:
     check(self, 'min_steps_per_epoch', self.min_steps_per_epoch >= 1, 'at least 1')
     check(self, 'min_batch_size', self.min_batch_size >= 1, 'at least 1')
     check(self, 'top_k', self.top_k >= 1, 'at least 1')
+    check(self, 'ensemble_members', self.ensemble_members >= 1, 'at least 1')
     check(self, 'evidence_ngrams', self.evidence_ngrams >= 1, 'at least 1')
     check(self, 'evidence_skips_common_unigrams', self.evidence_skips_common_unigrams >= 0,
           'at least 0')

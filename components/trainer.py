@@ -9,6 +9,7 @@ search. The test split is left to the Evaluator.
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 from typing import Dict, List, Optional, Tuple
 
@@ -197,9 +198,10 @@ def _copy(variable: tf.Variable) -> tf.Tensor:
 class EpochProgress(tf_keras.callbacks.Callback):
   """Logs each epoch's figures as a progress record: the live line of a quiet run."""
 
-  def __init__(self, max_epochs: int):
+  def __init__(self, max_epochs: int, prefix: str = ''):
     super().__init__()
     self.max_epochs = max_epochs
+    self.prefix = prefix  # Which ensemble member, when there are several.
     self.best = (0.0, 0)  # (val micro-F1, epoch)
 
   def on_epoch_end(self, epoch, logs=None):
@@ -208,15 +210,14 @@ class EpochProgress(tf_keras.callbacks.Callback):
     self.best = max(self.best, (score, epoch + 1))
     # Short enough for an 80-column terminal beside the spinner and the elapsed time.
     logging.getLogger(features.PROGRESS_LOGGER).info(
-        'epoch %d/%d, eval micro-F1 %.3f, best %.3f (epoch %d)', epoch + 1, self.max_epochs,
-        score, *self.best, extra={'progress': True})
+        '%sepoch %d/%d, eval micro-F1 %.3f, best %.3f (epoch %d)', self.prefix, epoch + 1,
+        self.max_epochs, score, *self.best, extra={'progress': True})
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """TFX Trainer entry point (GenericExecutor)."""
   settings = settings_lib.from_custom_config(settings_lib.TrainerSettings,
                                              fn_args.custom_config)
-  tf_keras.utils.set_random_seed(settings.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   label_names = labels_lib.read_vocabulary(
       tf_transform_output.vocabulary_file_by_name(features.LABEL_VOCABULARY))
@@ -227,39 +228,33 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       load_split(files, fn_args.data_accessor, tf_transform_output, len(label_names))
       for files in (fn_args.train_files, fn_args.eval_files))
   example_weights = recency_weights(train_split.spans, settings.recency_half_life_months)
-  train_dataset = batches(
-      train_split, settings.train_batch_size(train_split.size), shuffle=True,
-      seed=settings.seed,
-      example_weights=None if np.all(example_weights == 1) else tf.constant(example_weights))
   eval_dataset = batches(eval_split, _PREDICT_BATCH_SIZE, shuffle=False, seed=settings.seed)
-
   positive_weights = model_lib.rare_label_weights(
       train_split.labels.numpy().mean(axis=0), settings.rare_label_frequency,
       settings.rare_label_weight_power)
-  model = model_lib.build_model(vocabulary_size, settings.hidden_units,
-                                settings.learning_rate, settings.table_learning_rate,
-                                settings.dropout, settings.ngram_dropout, positive_weights)
-  early_stopping = EarlyStoppingInMemory(
-      monitor=settings.early_stopping_monitor, patience=settings.early_stopping_patience,
-      mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max',
-      start_from_epoch=min(settings.min_epochs, settings.max_epochs) - 1)
-  history = model.fit(
-      train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
-      verbose=2,  # One line per epoch: logs are files, not terminals.
-      callbacks=[TrainingTimer(), early_stopping, EpochProgress(settings.max_epochs),
-                 tf_keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
-
   # Only a temporal split has a newer label mix to adapt to (eval's spans are set);
   # a random split's eval shares train's mix, up to noise.
   prior_shift = np.zeros(len(label_names), np.float32)
   if settings.adapt_label_prior and eval_split.size and eval_split.spans.min() >= 0:
     prior_shift = label_prior_shift(train_split.labels.numpy(), eval_split.labels.numpy(),
                                     settings.label_prior_pseudo_count)
+
+  members, trainings = [], []
+  for member in range(settings.ensemble_members):
+    # Member k is the model a single training with seed `seed + k` gives, so the
+    # backtest's seeds averaged (`make backtest --seeds`) are what this exports.
+    model, training = fit_member(
+        settings, member, train_split, eval_dataset, example_weights, vocabulary_size,
+        positive_weights, fn_args.model_run_dir)
     model_lib.shift_output_logits(model, prior_shift)
+    members.append(model)
+    trainings.append(training)
+  model = model_lib.average_models(members)
 
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
-  # One threshold for all labels (best micro-F1); with `per_label_thresholds`, one
-  # per label where the eval split has enough positives of it (see settings).
+  # One threshold for all labels (best micro-F1), on the members' average; with
+  # `per_label_thresholds`, one per label where the eval split has enough positives
+  # of it (see settings).
   threshold = metrics_lib.tune_global_threshold(eval_labels, eval_probabilities)
   thresholds = np.full(len(label_names), threshold, np.float32)
   if settings.per_label_thresholds:
@@ -267,9 +262,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         eval_labels, eval_probabilities, threshold, settings.label_threshold_min_positives,
         settings.label_threshold_shrinkage)
   record = run_records.TrainingRecord(
-      history=history.history,
-      epochs_run=len(history.history['loss']),
-      best_epoch=int(early_stopping.best_epoch) + 1,
+      members=trainings,
       vocabulary_size=vocabulary_size,
       num_labels=len(label_names),
       parameters=model.count_params(),
@@ -282,13 +275,46 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       eval_metrics=metrics_lib.classification_metrics(eval_labels, eval_probabilities,
                                                       thresholds))
   record.write(fn_args.model_run_dir)
-  plot_curves(record.history, fn_args.model_run_dir)
+  plot_curves(trainings[0].history, fn_args.model_run_dir)
   # What a model that never reads the abstract scores: the Evaluator's baseline.
   label_priors = metrics_lib.label_prior_baseline(
       train_split.labels.numpy().mean(axis=0), eval_split.labels.numpy().sum(axis=0),
       eval_split.size)
   export.save(model, tf_transform_output, label_names, thresholds.tolist(), label_priors,
               settings, fn_args.serving_model_dir)
+
+
+def fit_member(settings: settings_lib.TrainerSettings, member: int, train_split: InMemorySplit,
+               eval_dataset: tf.data.Dataset, example_weights: np.ndarray,
+               vocabulary_size: int, positive_weights: np.ndarray, model_run_dir: str
+               ) -> Tuple[tf_keras.Model, run_records.MemberTraining]:
+  """Trains ensemble member `member` (0-based) from seed `settings.seed + member`, with
+  early stopping on eval; returns the model with its best epoch's weights."""
+  seed = settings.seed + member
+  tf_keras.utils.set_random_seed(seed)
+  train_dataset = batches(
+      train_split, settings.train_batch_size(train_split.size), shuffle=True, seed=seed,
+      example_weights=None if np.all(example_weights == 1) else tf.constant(example_weights))
+  model = model_lib.build_model(vocabulary_size, settings.hidden_units,
+                                settings.learning_rate, settings.table_learning_rate,
+                                settings.dropout, settings.ngram_dropout, positive_weights)
+  early_stopping = EarlyStoppingInMemory(
+      monitor=settings.early_stopping_monitor, patience=settings.early_stopping_patience,
+      mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max',
+      start_from_epoch=min(settings.min_epochs, settings.max_epochs) - 1)
+  # The first member's TensorBoard logs where a single model's go; the others' beside.
+  log_dir = model_run_dir if member == 0 else os.path.join(model_run_dir, f'member_{member + 1}')
+  members = settings.ensemble_members
+  history = model.fit(
+      train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
+      verbose=2,  # One line per epoch: logs are files, not terminals.
+      callbacks=[TrainingTimer(), early_stopping,
+                 EpochProgress(settings.max_epochs,
+                               f'model {member + 1}/{members}, ' if members > 1 else ''),
+                 tf_keras.callbacks.TensorBoard(log_dir=log_dir)])
+  return model, run_records.MemberTraining(
+      seed=seed, history=history.history, epochs_run=len(history.history['loss']),
+      best_epoch=int(early_stopping.best_epoch) + 1)
 
 
 def predict_dataset(model: tf_keras.Model,

@@ -3,7 +3,7 @@ summary printed at the end of a run, and the evaluation report's HTML and Markdo
 
 import math
 import numbers
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 NONE = '–'  # A figure that does not exist: no baseline model, no interval.
 
@@ -66,9 +66,14 @@ def months(spans: Mapping[str, Sequence[str]]) -> str:
   return ', '.join(f'{split} {span_range(names)}' for split, names in spans.items())
 
 
-def training(epochs_run: int, best_epoch: int, num_labels: int, vocabulary_size: int,
+def training(members: Sequence[Mapping[str, Any]], num_labels: int, vocabulary_size: int,
              parameters: int, threshold: float) -> str:
-  """What the Trainer ran and fitted, in one line."""
-  return (f'{epochs_run} epochs (best {best_epoch}, its weights kept), {num_labels} labels, '
-          f'{vocabulary_size:,} n-gram ids, {parameters:,} parameters; global decision '
-          f'threshold {threshold:g}')
+  """What the Trainer ran and fitted, in one line; `members` are the averaged models'
+  {'epochs_run', 'best_epoch', ...}."""
+  epochs = ', '.join(str(m['epochs_run']) for m in members)
+  best = ', '.join(str(m['best_epoch']) for m in members)
+  trained = (f'{epochs} epochs (best {best}, its weights kept)' if len(members) == 1 else
+             f'{len(members)} models averaged: {epochs} epochs (best {best}, their weights '
+             'kept)')
+  return (f'{trained}, {num_labels} labels, {vocabulary_size:,} n-gram ids, '
+          f'{parameters:,} parameters; global decision threshold {threshold:g}')

@@ -556,7 +556,7 @@ def view(data: ReportData, html_path: str) -> ReportView:
       label_counts=Table(['label'] + list(features.SPLITS), [
           Row([label] + [f'{report.label_counts[split].get(label, 0):,}'
                          for split in features.SPLITS]) for label in top_labels]),
-      training=formatting.training(training.epochs_run, training.best_epoch,
+      training=formatting.training([member.model_dump() for member in training.members],
                                    training.num_labels, training.vocabulary_size,
                                    training.parameters, training.threshold),
       curves=[Image.of(png, f'curve-{name}', f'training curve: {name}')

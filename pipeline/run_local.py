@@ -69,6 +69,10 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
   parser.add_argument('--batch-size', type=int, default=defaults.trainer.batch_size,
                       help='largest training batch; smaller data gets smaller batches '
                       '(see TrainerSettings.train_batch_size)')
+  parser.add_argument('--ensemble-members', type=int,
+                      default=defaults.trainer.ensemble_members,
+                      help='models trained from seeds --training-seed, +1, ... and averaged '
+                      'in the exported model')
   parser.add_argument('--max-vocabulary-size', type=int,
                       default=defaults.transform.max_vocabulary_size,
                       help='cap on the unigram + bigram vocabulary')
@@ -131,6 +135,7 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                                       min_label_count=args.min_label_count),
         trainer=dataclasses.replace(
             defaults.trainer, max_epochs=args.epochs, batch_size=args.batch_size,
+            ensemble_members=args.ensemble_members,
             seed=args.seed if args.training_seed is None else args.training_seed))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))

@@ -85,9 +85,10 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
   if model_run:
     record = run_records.TrainingRecord.read(model_run.uri)
     summary['model'] = record.model_dump(include={
-        'num_labels', 'vocabulary_size', 'parameters', 'epochs_run', 'best_epoch',
-        'threshold'})
-    summary['model']['best_val_micro_f1'] = record.best_val_micro_f1
+        'num_labels', 'vocabulary_size', 'parameters', 'threshold'})
+    summary['model']['members'] = [
+        {**member.model_dump(include={'seed', 'epochs_run', 'best_epoch'}),
+         'best_val_micro_f1': member.best_val_micro_f1} for member in record.members]
     summary['model']['training_curves'] = sorted(
         run_records.curve_path(model_run.uri, curve) for curve in run_records.CURVES)
   evaluation_artifact = artifact(definition.EVALUATOR, specs.EVALUATION_KEY)
@@ -137,8 +138,8 @@ def format_summary(summary: Dict[str, Any]) -> str:
   model = summary.get('model')
   if model:
     lines.append('  ' + formatting.training(
-        model['epochs_run'], model['best_epoch'], model['num_labels'],
-        model['vocabulary_size'], model['parameters'], model['threshold']))
+        model['members'], model['num_labels'], model['vocabulary_size'], model['parameters'],
+        model['threshold']))
   metrics = summary.get('test_metrics')
   if metrics:
     lines.append('  test ' + ', '.join(
@@ -176,8 +177,9 @@ def _key_figure(summary: Dict[str, Any], node: str) -> str:
     return (f'vocabulary {counts[features.NGRAM_VOCABULARY]:,} n-grams, '
             f'{counts[features.LABEL_VOCABULARY]:,} labels')
   if node == definition.TRAINER and model:
-    return (f'{model["epochs_run"]} epochs, best {model["best_epoch"]} '
-            f'(eval micro-F1 {model["best_val_micro_f1"]:.3f} at 0.5)')
+    return '; '.join(f'{m["epochs_run"]} epochs, best {m["best_epoch"]} '
+                     f'(eval micro-F1 {m["best_val_micro_f1"]:.3f} at 0.5)'
+                     for m in model['members'])
   if node == definition.EVALUATOR and 'test_metrics' in summary:
     return (f'test micro-F1 {summary["test_metrics"].get("micro_f1", float("nan")):.3f}; ' +
             ('blessed' if summary.get('blessed') else 'not blessed'))

@@ -13,7 +13,7 @@ def _training(seed, rng, labels):
                  for split in ('eval', 'test'))
   threshold = np.full(labels['test'].shape[1], metrics.tune_global_threshold(labels['eval'], eval_))
   return {'seed': seed, 'eval': (eval_, threshold), 'test': (test, threshold),
-          'summary': {'model': {'epochs_run': 12},
+          'summary': {'model': {'members': [{'epochs_run': 12}]},
                       'components': {'Trainer': {'wall_seconds': 30.0}}}}
 
 

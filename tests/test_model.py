@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from components import export
 from components import features
 from components import model as model_lib
 from components import trainer
@@ -251,3 +252,34 @@ def test_epoch_progress_logs_a_short_progress_record_per_epoch(caplog):
                       'epoch 2/20, eval micro-F1 0.580, best 0.610 (epoch 1)']
   assert all(record.progress for record in caplog.records)
   assert max(len(message) for message in messages) < 60  # Fits beside the spinner.
+  member = trainer.EpochProgress(max_epochs=20, prefix='model 2/3, ')
+  with caplog.at_level('INFO', logger=features.PROGRESS_LOGGER):
+    member.on_epoch_end(0, {'val_micro_f1': 0.6})
+  assert caplog.records[-1].getMessage() == (
+      'model 2/3, epoch 1/20, eval micro-F1 0.600, best 0.600 (epoch 1)')
+
+
+def _small_model(seed):
+  tf_keras.utils.set_random_seed(seed)
+  return model_lib.build_model(vocabulary_size=10, hidden_units=(8, 4), learning_rate=1e-3,
+                               table_learning_rate=0.01, dropout=0.3, ngram_dropout=0.3,
+                               positive_weights=[1.0, 1.0, 2.0])
+
+
+def test_an_ensemble_averages_its_members_probabilities_and_evidence():
+  members = [_small_model(seed) for seed in (1, 2)]
+  ensemble = model_lib.average_models(members)
+  assert model_lib.members_of(ensemble) == members
+  assert model_lib.average_models(members[:1]) is members[0]
+  assert model_lib.members_of(members[0]) == [members[0]]
+  batch = _batch()
+  np.testing.assert_allclose(ensemble(batch).numpy(),
+                             np.mean([m(batch).numpy() for m in members], axis=0), rtol=1e-6)
+  labels = tf.constant([[0, 2], [1, 0], [2, 1]])
+  contributions = [export.ngram_contributions(model, batch[features.NGRAM_IDS_KEY],
+                                              batch[features.NGRAM_WEIGHTS_KEY], labels).numpy()
+                   for model in (*members, ensemble)]
+  assert contributions[0].shape == (3, 2)  # [n-grams in the batch, labels asked]
+  assert not np.allclose(contributions[0], contributions[1])
+  np.testing.assert_allclose(contributions[2], (contributions[0] + contributions[1]) / 2,
+                             rtol=1e-5, atol=1e-7)

@@ -51,7 +51,8 @@ def test_model_is_evaluated_blessed_and_pushed(first_run):
   assert metrics['micro_f1'] >= 0.2
   assert first_run['blessed'] and first_run['pushed']
   assert os.path.exists(os.path.join(first_run['pushed_model_path'], 'saved_model.pb'))
-  assert first_run['model']['epochs_run'] >= first_run['model']['best_epoch']
+  for member in first_run['model']['members']:
+    assert member['epochs_run'] >= member['best_epoch']
   for curve in first_run['model']['training_curves']:
     with open(curve, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'

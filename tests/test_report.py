@@ -186,7 +186,7 @@ def test_the_report_and_the_run_summary_word_the_same_facts_alike():
       'data': data_report.model_dump(include={'rows_read', 'rows_dropped', 'dropped_examples',
                                              'rows_kept', 'split_sizes', 'spans'}),
       'model': record.model_dump(include={'num_labels', 'vocabulary_size', 'parameters',
-                                         'epochs_run', 'best_epoch', 'threshold'})})
+                                         'members', 'threshold'})})
   for fact in (view.training, formatting.split_sizes(data_report.split_sizes), view.months,
                view.dropped):
     assert fact in printed, fact

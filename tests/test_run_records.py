@@ -26,8 +26,9 @@ def data_report() -> run_records.DataReport:
 
 def training_record() -> run_records.TrainingRecord:
   return run_records.TrainingRecord(
-      history={'loss': [0.5, 0.4], 'val_micro_f1': [0.6, 0.65]}, epochs_run=2,
-      best_epoch=2, vocabulary_size=1001, num_labels=2, parameters=12345,
+      members=[run_records.MemberTraining(
+          seed=42, history={'loss': [0.5, 0.4], 'val_micro_f1': [0.6, 0.65]}, epochs_run=2,
+          best_epoch=2)], vocabulary_size=1001, num_labels=2, parameters=12345,
       positive_weights={'cs.LG': 1.0, 'cs.CV': 3.5}, recency_weights={'-1': 1.0},
       label_prior_shift={'cs.LG': -0.2, 'cs.CV': 0.1}, threshold=0.35,
       label_thresholds={'cs.LG': 0.35, 'cs.CV': 0.35}, eval_metrics={'micro_f1': 0.6})
@@ -51,7 +52,7 @@ def test_the_file_keeps_the_names_and_layout_readers_of_old_runs_know(tmp_path):
   assert report['vocabulary']['splits']['train']['other_words'] == 37
   assert list(report['label_counts']['train']) == ['cs.LG', 'cs.CV']  # Order kept.
   with open(tmp_path / 'training_record.json', encoding='utf-8') as f:
-    assert json.load(f)['best_epoch'] == 2
+    assert json.load(f)['members'][0]['best_epoch'] == 2
 
 
 def _write_json(directory, record_type, values):
@@ -62,12 +63,12 @@ def _write_json(directory, record_type, values):
 
 def test_a_missing_field_is_named_with_the_file(tmp_path):
   values = training_record().model_dump()
-  del values['best_epoch']
+  del values['threshold']
   _write_json(str(tmp_path), run_records.TrainingRecord, values)
   with pytest.raises(run_records.RecordError) as error:
     run_records.TrainingRecord.read(str(tmp_path))
   assert str(error.value) == (f'{tmp_path / "training_record.json"} is not a valid '
-                              "TrainingRecord: missing field 'best_epoch'")
+                              "TrainingRecord: missing field 'threshold'")
 
 
 def test_an_unknown_field_and_a_nested_bad_value_are_named(tmp_path):
@@ -84,5 +85,6 @@ def test_an_unknown_field_and_a_nested_bad_value_are_named(tmp_path):
 
 
 def test_best_validation_micro_f1_is_the_highest_epochs():
-  assert training_record().best_val_micro_f1 == 0.65
-  assert training_record().model_copy(update={'history': {'loss': [1.0]}}).best_val_micro_f1 == 0
+  assert training_record().members[0].best_val_micro_f1 == 0.65
+  member = training_record().members[0]
+  assert member.model_copy(update={'history': {'loss': [1.0]}}).best_val_micro_f1 == 0
