@@ -10,7 +10,13 @@ on its own), the pipeline's wall time and peak memory, and the baseline's fit ti
 a plot shows both models month by month. Written to `<output root>/backtest.json`,
 `backtest.md` and `backtest.png`.
 
-    python -m benchmarks.backtest --months 4
+Each month trains `--seeds` models on one Transform output (Trainer-only reruns):
+one training's figure moves by up to ~0.02 micro-F1 with its seed, so a change is
+judged by the mean over seeds, with intervals that draw the seeds again; the seeds'
+models averaged are what `--ensemble-members` would ship. `--versus-flag` trains a
+second setting on the same months and seeds and puts an interval on the difference.
+
+    python -m benchmarks.backtest --months 4 --seeds 3
 """
 
 import sys
