@@ -275,6 +275,18 @@ def average_models(members: Sequence[tf_keras.Model]) -> tf_keras.Model:
   return ConvertlessModel(inputs=inputs, outputs=probabilities, name='ensemble')
 
 
+def without_training_state(model: tf_keras.Model) -> tf_keras.Model:
+  """The trained network `model` holds, as a model of its own that is not compiled.
+
+  The compiled model keeps its optimizer's state: for the n-gram table, an Adagrad
+  accumulator as large as the table. Nothing after training reads it, yet a saved
+  model carried it (twice the table on disk) and each ensemble member kept its own
+  in memory while the next trained. The new model shares the layers (no copy of the
+  weights); once the compiled one is dropped, its optimizer state is freed.
+  """
+  return ConvertlessModel(inputs=model.input, outputs=model.output, name=model.name)
+
+
 def members_of(model: tf_keras.Model) -> List[tf_keras.Model]:
   """The models `average_models` averaged into `model`; a single model alone."""
   # Only this module's models: export tracks tf.Transform's layer (a Keras model) too.

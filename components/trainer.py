@@ -7,6 +7,7 @@ search. The test split is left to the Evaluator.
 """
 
 import dataclasses
+import gc
 import hashlib
 import logging
 import os
@@ -249,6 +250,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model_lib.shift_output_logits(model, prior_shift)
     members.append(model)
     trainings.append(training)
+    gc.collect()  # Keras models hold cycles: frees the optimizer's state before the next.
   model = model_lib.average_models(members)
 
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
@@ -312,7 +314,8 @@ def fit_member(settings: settings_lib.TrainerSettings, member: int, train_split:
                  EpochProgress(settings.max_epochs,
                                f'model {member + 1}/{members}, ' if members > 1 else ''),
                  tf_keras.callbacks.TensorBoard(log_dir=log_dir)])
-  return model, run_records.MemberTraining(
+  # The optimizer's state (as large as the n-gram table) goes with the compiled model.
+  return model_lib.without_training_state(model), run_records.MemberTraining(
       seed=seed, history=history.history, epochs_run=len(history.history['loss']),
       best_epoch=int(early_stopping.best_epoch) + 1)
 
