@@ -42,6 +42,7 @@ from benchmarks import baseline
 from benchmarks import run as bench
 from components import features
 from components import metrics as metrics_lib
+from components import settings as settings_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import spans as spans_lib
 from pipeline import definition
@@ -55,6 +56,9 @@ _METRICS = metrics_lib.BOOTSTRAPPED_METRICS
 _METRIC_NAMES = {'micro_f1': 'micro-F1', 'macro_f1': 'macro-F1', 'precision_at_1': 'P@1'}
 # The default seed first: with one seed, the backtest trains the pipeline as it ships.
 _FIRST_SEED = PipelineConfig.seed
+# A training with seed s trains ensemble members from seeds s, s + 1, ...: seeds this
+# far apart share no member, so their spread and average are of independent models.
+_SEED_STRIDE = settings_lib.TrainerSettings().ensemble_members
 # The models a month scores: the settings trained, their seeds averaged, the baseline.
 PIPELINE, VERSUS, LOGISTIC_REGRESSION = 'pipeline', 'versus', 'logistic_regression'
 ENSEMBLE = '_ensemble'
@@ -277,7 +281,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       'and seeds and compared with it: its run_local.py Trainer flag(s), '
                       'e.g. --versus-flag=--epochs=5')
   parser.add_argument('--seeds', type=int, default=3,
-                      help='trainings per month and setting, training seeds 42, 43, ... '
+                      help='trainings per month and setting, training seeds 42, 42 + K, ... '
+                      '(K: the default ensemble_members) '
                       '(the split and the Transform output shared)')
   args = parser.parse_args(argv)
   if args.months < 1:
@@ -286,7 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.error('--seeds must be at least 1')
 
   months = [span.name for span in spans_lib.list_spans(args.data)][-args.months:]
-  seeds = [_FIRST_SEED + i for i in range(args.seeds)]
+  seeds = [_FIRST_SEED + i * _SEED_STRIDE for i in range(args.seeds)]
   settings = {PIPELINE: args.pipeline_flag}
   if args.versus_flag:
     settings[VERSUS] = args.pipeline_flag + args.versus_flag

@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def start_server(serving_root: str, port: int, max_batch_size: int) -> subprocess.Popen:
-  """The server in a process of its own, once it answers its status endpoint."""
+  """The server in a process of its own, once its status endpoint shows a model loaded."""
   process = subprocess.Popen(
       [sys.executable, '-m', 'serving.server', '--serving-root', serving_root, '--port',
        str(port), '--max-batch-size', str(max_batch_size)],
@@ -50,13 +50,15 @@ def start_server(serving_root: str, port: int, max_batch_size: int) -> subproces
     try:
       connection = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
       connection.request('GET', f'/v1/models/{ServerSettings().model_name}')
-      if connection.getresponse().status == 200:
+      response = connection.getresponse()
+      # 200 with no version while the serving root holds no model yet: not ready.
+      if response.status == 200 and json.loads(response.read())['model_version_status']:
         return process
     except OSError:
       pass
     time.sleep(0.5)
   process.kill()
-  raise SystemExit('the server did not start within 120 s')
+  raise SystemExit(f'the server loaded no model from {serving_root} within 120 s')
 
 
 def load(port: int, bodies: List[bytes], clients: int, seconds: float) -> Dict[str, float]:

@@ -69,9 +69,9 @@ class TrainerSettings:
   hidden_units: Tuple[int, ...] = (512, 256)
   # Models trained from seeds seed, seed + 1, ... and averaged (their probabilities)
   # in the exported model; one threshold tuned on the average. Each costs a training
-  # and its table (~400 MB on the full data) in the model; docs/quality.md has what
-  # each adds on next month's papers.
-  ensemble_members: int = 1
+  # (~70-130 s on the full data) and its table (~400 MB) in the model; two gained
+  # over one on next month's papers, more gained within the noise (docs/quality.md).
+  ensemble_members: int = 2
   top_k: int = 3  # Labels the serving signature names per abstract.
   # The `explain` signature: n-grams shown per top-k label, and when it warns that the
   # answer rests on too little: title and abstract have fewer than `min_ngrams`
