@@ -27,10 +27,11 @@ COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleVal
               'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
               'Evaluator', 'Pusher')
 RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')
-# One epoch: runs that check data handling, caching and recovery, not learning (so
-# no blessing gate either: such a model need not beat the label priors to be pushed).
+# One epoch of one model: runs that check data handling, caching and recovery, not
+# learning (so no blessing gate either: such a model need not beat the label priors to
+# be pushed). `first_run` trains the averaged model as it ships.
 SMALL = ['--epochs', '1', '--batch-size', '64', '--max-vocabulary-size', '5000',
-         '--min-micro-f1', '0', '--no-priors-check']
+         '--ensemble-members', '1', '--min-micro-f1', '0', '--no-priors-check']
 
 # Session fixtures (and the group their users run in): built once per worker.
 SESSION_FIXTURE_GROUPS = {'first_run': 'first_run', 'vertex_spec': 'pipeline_specs',

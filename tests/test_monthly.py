@@ -22,7 +22,6 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from components import data_gate
 from components import errors
 from components import features
-from components import features
 from components import preprocessing
 from components import run_records
 from components.example_gen import executor
