@@ -275,6 +275,7 @@ def test_a_trained_model_without_its_training_state_saves_no_optimizer(tmp_path)
   assert model.optimizer.variables()  # What the compiled model carries.
   trained = model_lib.without_training_state(model)
   assert trained.optimizer is None
+  assert len(trained.weights) == len(model.weights)
   assert all(a is b for a, b in zip(trained.weights, model.weights))  # Shared, not copied.
   np.testing.assert_array_equal(trained(_batch()).numpy(), model(_batch()).numpy())
   tf.saved_model.save(trained, str(tmp_path))
