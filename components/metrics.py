@@ -88,7 +88,7 @@ Model = Tuple[np.ndarray, np.ndarray]  # (probabilities, thresholds) of one trai
 
 def paired_bootstrap(labels: np.ndarray, model_a: Model, model_b: Model, resamples: int = 1000,
                      confidence: float = 0.95, seed: int = 0) -> Dict[str, Dict[str, Interval]]:
-  """Percentile intervals of two models' metrics on the same examples, and of A - B.
+  """Bootstrap intervals of two models' metrics on the same examples, and of A - B.
 
   Each model is (probabilities, thresholds). Both are scored on the same resamples of
   the examples (a paired bootstrap), so the interval of the difference leaves out the
@@ -156,7 +156,7 @@ def paired_lift(actual: np.ndarray, model: np.ndarray, baseline: np.ndarray,
                 resamples: int = 1000, confidence: float = 0.95,
                 seed: int = 0) -> Dict[str, Interval]:
   """`LIFT_METRICS` of a model minus a baseline's on the same examples, with
-  paired-bootstrap percentile intervals ({metric: interval}), from per-example
+  paired-bootstrap intervals ({metric: interval}), from per-example
   counts: `actual` [examples] true labels, `model` and `baseline` [examples, 3] from
   `example_counts`. Resampled as `paired_bootstrap` does; the examples' order sets
   which resample draws which example, so callers that gather them in no fixed order
@@ -183,8 +183,19 @@ def _resample_weights(rng: np.random.Generator, examples: int, resamples: int) -
 
 
 def _interval(estimate: float, samples: np.ndarray, confidence: float) -> Interval:
+  """The resamples' percentile interval, moved by the resamples' bias (their mean less
+  the estimate), so it is centred where the estimate is.
+
+  Plain percentiles assume a resampled figure is unbiased. Macro-F1 is not: a
+  resample misses some of a month's rare labels, nearly all of them never predicted
+  (F1 0), so its mean over the labels present rises; the plain interval of one
+  model's backtest macro-F1 lay above its own estimate (0.088 [0.090, 0.102]). For
+  micro-F1 and precision@1, and for differences of two models on the same resamples,
+  the bias is next to nothing and the interval is the plain one.
+  """
   tail = 50 * (1 - confidence)
-  low, high = np.percentile(samples, [tail, 100 - tail])
+  bias = np.mean(samples) - estimate
+  low, high = np.percentile(samples, [tail, 100 - tail]) - bias
   return {'estimate': float(estimate), 'low': float(low), 'high': float(high)}
 
 

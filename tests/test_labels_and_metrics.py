@@ -121,6 +121,21 @@ def test_paired_bootstrap_intervals_bracket_the_estimate_and_separate_unequal_mo
   assert all(interval['low'] > 0 for interval in result['a_minus_b'].values())
 
 
+def test_macro_f1_interval_holds_its_estimate_when_rare_labels_are_never_predicted():
+  """A month's many one-paper labels, never predicted: a resample that misses one
+  leaves it out of the macro average, so resampled macro-F1 runs high. The interval
+  must still hold the estimate (uncorrected percentiles lay wholly above it)."""
+  examples, rare = 300, 40
+  truth = np.zeros((examples, rare + 1), bool)
+  truth[:, 0] = np.arange(examples) % 2 == 0
+  truth[np.arange(rare) * 7, 1 + np.arange(rare)] = True
+  probabilities = np.where(truth[:, :1], 0.9, 0.1) * np.eye(1, rare + 1, 0)
+  model = (probabilities, np.full(rare + 1, 0.5))
+  result = metrics.paired_bootstrap(truth, model, model, resamples=300)['a']['macro_f1']
+  assert result['estimate'] == pytest.approx(1 / (rare + 1))
+  assert result['low'] <= result['estimate'] <= result['high']
+
+
 def test_paired_bootstrap_of_a_model_against_itself_is_exactly_zero():
   truth, good, _ = _two_models()
   differences = metrics.paired_bootstrap(truth, good, good, resamples=100)['a_minus_b']
