@@ -57,8 +57,9 @@ _METRIC_NAMES = {'micro_f1': 'micro-F1', 'macro_f1': 'macro-F1', 'precision_at_1
 # The default seed first: with one seed, the backtest trains the pipeline as it ships.
 _FIRST_SEED = PipelineConfig.seed
 # A training with seed s trains ensemble members from seeds s, s + 1, ...: seeds this
-# far apart share no member, so their spread and average are of independent models.
-_SEED_STRIDE = settings_lib.TrainerSettings().ensemble_members
+# far apart share no member's seed, so their spread and average are of independent
+# models.
+_SEED_STRIDE = settings_lib.TrainerSettings().trained_models
 # The models a month scores: the settings trained, their seeds averaged, the baseline.
 PIPELINE, VERSUS, LOGISTIC_REGRESSION = 'pipeline', 'versus', 'logistic_regression'
 ENSEMBLE = '_ensemble'
@@ -282,7 +283,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       'e.g. --versus-flag=--epochs=5')
   parser.add_argument('--seeds', type=int, default=3,
                       help='trainings per month and setting, training seeds 42, 42 + K, ... '
-                      '(K: the default ensemble_members) '
+                      '(K: the models one training fits, TrainerSettings.trained_models) '
                       '(the split and the Transform output shared)')
   args = parser.parse_args(argv)
   if args.months < 1:

@@ -61,18 +61,23 @@ def ngram_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
   the first layer's input is its weighted row; that share times the logit's
   gradient there (gradient x input) is its contribution. The contributions of an
   abstract's n-grams add up to about its logit less the bias-only logit. For an
-  ensemble, the mean of its members' contributions, each to its own logit: the
-  ensemble averages probabilities, which have no logit of their own, and the mean
-  ranks n-grams as the members agree.
+  ensemble, its members' contributions, each to its own logit, averaged with the
+  weights the ensemble gives each member for that label: the ensemble averages
+  probabilities, which have no logit of their own, and the mean ranks n-grams as
+  the members agree.
   """
-  members = model_lib.members_of(model)
-  return tf.add_n([_member_contributions(member, ngram_ids, ngram_weights, label_ids)
-                   for member in members]) / len(members)
+  example = ngram_ids.indices[:, 0]
+  num_labels = model.output_shape[-1]
+  # Each member's weight of each n-gram's label: [n-grams, k].
+  return tf.add_n([
+      tf.gather(tf.gather(tf.broadcast_to(weights, [num_labels]), label_ids), example) *
+      _member_contributions(member, ngram_ids, ngram_weights, label_ids)
+      for member, weights in model_lib.members_of(model)])
 
 
 def _member_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
                           ngram_weights: tf.SparseTensor, label_ids: tf.Tensor) -> tf.Tensor:
-  """`ngram_contributions` of one trained MLP."""
+  """`ngram_contributions` of one trained MLP or linear model."""
   table = model.get_layer(model_lib.TABLE_LAYER)
   output = model.get_layer(features.PROBABILITIES_KEY)
   # The layers between them form a chain: ReLU, Dropout, Dense, ...
@@ -85,8 +90,12 @@ def _member_contributions(model: tf_keras.Model, ngram_ids: tf.SparseTensor,
     hidden = first + table.bias
     for layer in hidden_layers:
       hidden = layer(hidden, training=False)
-    # The sigmoid layer's logits, not its probabilities.
-    logits = tf.matmul(hidden, output.kernel) + output.bias
+    # The sigmoid layer's logits, not its probabilities; a linear model's table
+    # gives the logits itself.
+    if isinstance(output, tf_keras.layers.Dense):
+      logits = tf.matmul(hidden, output.kernel) + output.bias
+    else:
+      logits = hidden
     chosen = [tf.reduce_sum(tf.gather(logits, label_ids[:, k], batch_dims=1))
               for k in range(label_ids.shape[1])]
   gradients = [tf.gather(tape.gradient(logit, first), example) for logit in chosen]

@@ -246,11 +246,20 @@ class ConvertlessModel(tf_keras.Model):
   predict_step = tf.autograph.experimental.do_not_convert(tf_keras.Model.predict_step)
 
 
-def shift_output_logits(model: tf_keras.Model, shift: Sequence[float]) -> None:
-  """Adds `shift` to each label's logit: the sigmoid layer's bias, so the exported
-  model carries it and serving needs nothing new."""
+def logit_bias(model: tf_keras.Model) -> tf.Variable:
+  """Each label's logit bias: the sigmoid layer's, or a linear model's table's (its
+  sigmoid layer has no weights: the table's output is the logits)."""
   output = model.get_layer(features.PROBABILITIES_KEY)
-  output.bias.assign_add(tf.constant(shift, output.bias.dtype))
+  if isinstance(output, tf_keras.layers.Dense):
+    return output.bias
+  return model.get_layer(TABLE_LAYER).bias
+
+
+def shift_output_logits(model: tf_keras.Model, shift: Sequence[float]) -> None:
+  """Adds `shift` to each label's logit bias, so the exported model carries it and
+  serving needs nothing new."""
+  bias = logit_bias(model)
+  bias.assign_add(tf.constant(shift, bias.dtype))
 
 
 def model_inputs() -> Dict[str, tf_keras.Input]:
@@ -263,14 +272,39 @@ def model_inputs() -> Dict[str, tf_keras.Input]:
   }
 
 
-def average_models(members: Sequence[tf_keras.Model]) -> tf_keras.Model:
-  """One model whose probabilities are the mean of the members' (models trained from
-  different seeds); one member is returned as it is. Serving, TFMA and the
-  threshold search then see one model."""
+@tf_keras.utils.register_keras_serializable(package='arxiv')
+class WeightedAverage(tf_keras.layers.Layer):
+  """Per label, sum_i member_weights[i][label] * inputs[i]: [members, labels] weights
+  (or [members, 1], one per member), each label's adding up to 1."""
+
+  def __init__(self, member_weights: Sequence[Sequence[float]], **kwargs):
+    super().__init__(**kwargs)
+    self.member_weights = [[float(weight) for weight in row] for row in member_weights]
+
+  def call(self, inputs):
+    return tf.add_n([tf.constant(weights, member.dtype) * member
+                     for weights, member in zip(self.member_weights, inputs)])
+
+  def get_config(self):
+    return {**super().get_config(), 'member_weights': self.member_weights}
+
+
+def average_models(members: Sequence[tf_keras.Model],
+                   weights: Optional[np.ndarray] = None) -> tf_keras.Model:
+  """One model whose probabilities are the members' averaged with `weights`: one per
+  member ([members]) or per member and label ([members, labels]), normalized to add
+  up to 1 per label; by default all alike. One member is returned as it is. Serving,
+  TFMA and the threshold search then see one model."""
   if len(members) == 1:
     return members[0]
+  weights = np.ones(len(members)) if weights is None else np.asarray(weights, np.float64)
+  weights = weights.reshape(len(weights), -1)
+  if len(weights) != len(members) or weights.min() < 0 or weights.sum(axis=0).min() <= 0:
+    raise ValueError(f'{len(members)} members need as many rows of non-negative weights, '
+                     f'each label\'s adding up to more than 0, got {weights.tolist()}')
   inputs = model_inputs()
-  probabilities = tf_keras.layers.Average(name=features.PROBABILITIES_KEY)(
+  probabilities = WeightedAverage((weights / weights.sum(axis=0)).tolist(),
+                                  name=features.PROBABILITIES_KEY)(
       [member(inputs) for member in members])
   return ConvertlessModel(inputs=inputs, outputs=probabilities, name='ensemble')
 
@@ -287,29 +321,39 @@ def without_training_state(model: tf_keras.Model) -> tf_keras.Model:
   return ConvertlessModel(inputs=model.input, outputs=model.output, name=model.name)
 
 
-def members_of(model: tf_keras.Model) -> List[tf_keras.Model]:
-  """The models `average_models` averaged into `model`; a single model alone."""
+def members_of(model: tf_keras.Model) -> List[Tuple[tf_keras.Model, np.ndarray]]:
+  """The models `average_models` averaged into `model`, each with its weights ([1] or
+  [labels]); a single model alone, with weight 1."""
   # Only this module's models: export tracks tf.Transform's layer (a Keras model) too.
-  return [layer for layer in model.layers if isinstance(layer, ConvertlessModel)] or [model]
+  members = [layer for layer in model.layers if isinstance(layer, ConvertlessModel)]
+  if not members:
+    return [(model, np.ones(1, np.float32))]
+  weights = model.get_layer(features.PROBABILITIES_KEY).member_weights
+  return [(member, np.asarray(row, np.float32)) for member, row in zip(members, weights)]
 
 
 def build_model(vocabulary_size: int, hidden_units: Sequence[int], learning_rate: float,
                 table_learning_rate: float, dropout: float, ngram_dropout: float,
                 positive_weights: Sequence[float]) -> tf_keras.Model:
   """The compiled MLP: sparse (ids, weights) inputs -> one probability per label
-  (one label per entry of `positive_weights`)."""
+  (one label per entry of `positive_weights`). Without hidden units, a linear model:
+  the table maps the TF-IDF vector straight to the labels' logits (a logistic
+  regression per label), trained the same way."""
   inputs = model_inputs()
   ids, weights = inputs[features.NGRAM_IDS_KEY], inputs[features.NGRAM_WEIGHTS_KEY]
-  first, *rest = hidden_units
-  hidden = TfidfDense(vocabulary_size, first, name=TABLE_LAYER)(
-      NgramDropout(ngram_dropout)([ids, weights]))
-  hidden = tf_keras.layers.ReLU()(hidden)
-  for units in rest:
+  kept = NgramDropout(ngram_dropout)([ids, weights])
+  if hidden_units:
+    first, *rest = hidden_units
+    hidden = tf_keras.layers.ReLU()(TfidfDense(vocabulary_size, first, name=TABLE_LAYER)(kept))
+    for units in rest:
+      hidden = tf_keras.layers.Dropout(dropout)(hidden)
+      hidden = tf_keras.layers.Dense(units, activation='relu')(hidden)
     hidden = tf_keras.layers.Dropout(dropout)(hidden)
-    hidden = tf_keras.layers.Dense(units, activation='relu')(hidden)
-  hidden = tf_keras.layers.Dropout(dropout)(hidden)
-  probabilities = tf_keras.layers.Dense(len(positive_weights), activation='sigmoid',
-                                        name=features.PROBABILITIES_KEY)(hidden)
+    probabilities = tf_keras.layers.Dense(len(positive_weights), activation='sigmoid',
+                                          name=features.PROBABILITIES_KEY)(hidden)
+  else:
+    logits = TfidfDense(vocabulary_size, len(positive_weights), name=TABLE_LAYER)(kept)
+    probabilities = tf_keras.layers.Activation('sigmoid', name=features.PROBABILITIES_KEY)(logits)
   model = ConvertlessModel(inputs=inputs, outputs=probabilities)
   model.compile(
       optimizer=AdamWithSparseAdagrad(learning_rate, table_learning_rate),

@@ -240,18 +240,27 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     prior_shift = label_prior_shift(train_split.labels.numpy(), eval_split.labels.numpy(),
                                     settings.label_prior_pseudo_count)
 
+  # Member k is the MLP a single training with seed `seed + k` gives, so the
+  # backtest's seeds averaged (`make backtest --seeds`) are what this exports; the
+  # linear member, if any, comes last.
+  architectures = [settings.hidden_units] * settings.ensemble_members
+  weights = None
+  if settings.linear_member:
+    architectures.append(())
+    rare = train_split.labels.numpy().mean(axis=0) < settings.rare_label_frequency
+    linear = np.where(rare, settings.linear_rare_label_weight, settings.linear_weight)
+    weights = np.stack([(1 - linear) / settings.ensemble_members] * settings.ensemble_members +
+                       [linear])
   members, trainings = [], []
-  for member in range(settings.ensemble_members):
-    # Member k is the model a single training with seed `seed + k` gives, so the
-    # backtest's seeds averaged (`make backtest --seeds`) are what this exports.
+  for member, hidden_units in enumerate(architectures):
     model, training = fit_member(
-        settings, member, train_split, eval_dataset, example_weights, vocabulary_size,
-        positive_weights, fn_args.model_run_dir)
+        settings, member, len(architectures), hidden_units, train_split, eval_dataset,
+        example_weights, vocabulary_size, positive_weights, fn_args.model_run_dir)
     model_lib.shift_output_logits(model, prior_shift)
     members.append(model)
     trainings.append(training)
     gc.collect()  # Keras models hold cycles: frees the optimizer's state before the next.
-  model = model_lib.average_models(members)
+  model = model_lib.average_models(members, weights)
 
   eval_labels, eval_probabilities = predict_dataset(model, eval_dataset)
   # One threshold for all labels (best micro-F1), on the members' average; with
@@ -286,33 +295,36 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               settings, fn_args.serving_model_dir)
 
 
-def fit_member(settings: settings_lib.TrainerSettings, member: int, train_split: InMemorySplit,
+def fit_member(settings: settings_lib.TrainerSettings, member: int, members: int,
+               hidden_units: Tuple[int, ...], train_split: InMemorySplit,
                eval_dataset: tf.data.Dataset, example_weights: np.ndarray,
                vocabulary_size: int, positive_weights: np.ndarray, model_run_dir: str
                ) -> Tuple[tf_keras.Model, run_records.MemberTraining]:
-  """Trains ensemble member `member` (0-based) from seed `settings.seed + member`, with
-  early stopping on eval; returns the model with its best epoch's weights."""
+  """Trains ensemble member `member` (0-based, of `members`) from seed `settings.seed +
+  member`, with early stopping on eval; returns the model with its best epoch's
+  weights. No `hidden_units`: the linear member, with its own table learning rate."""
   seed = settings.seed + member
   tf_keras.utils.set_random_seed(seed)
   train_dataset = batches(
       train_split, settings.train_batch_size(train_split.size), shuffle=True, seed=seed,
       example_weights=None if np.all(example_weights == 1) else tf.constant(example_weights))
-  model = model_lib.build_model(vocabulary_size, settings.hidden_units,
-                                settings.learning_rate, settings.table_learning_rate,
-                                settings.dropout, settings.ngram_dropout, positive_weights)
+  model = model_lib.build_model(
+      vocabulary_size, hidden_units, settings.learning_rate,
+      settings.table_learning_rate if hidden_units else settings.linear_table_learning_rate,
+      settings.dropout, settings.ngram_dropout, positive_weights)
   early_stopping = EarlyStoppingInMemory(
       monitor=settings.early_stopping_monitor, patience=settings.early_stopping_patience,
       mode='min' if settings.early_stopping_monitor == 'val_loss' else 'max',
       start_from_epoch=min(settings.min_epochs, settings.max_epochs) - 1)
   # The first member's TensorBoard logs where a single model's go; the others' beside.
   log_dir = model_run_dir if member == 0 else os.path.join(model_run_dir, f'member_{member + 1}')
-  members = settings.ensemble_members
   history = model.fit(
       train_dataset, validation_data=eval_dataset, epochs=settings.max_epochs,
       verbose=2,  # One line per epoch: logs are files, not terminals.
       callbacks=[TrainingTimer(), early_stopping,
                  EpochProgress(settings.max_epochs,
-                               f'model {member + 1}/{members}, ' if members > 1 else ''),
+                               f'model {member + 1}/{members}'
+                               f'{"" if hidden_units else " (linear)"}, ' if members > 1 else ''),
                  tf_keras.callbacks.TensorBoard(log_dir=log_dir)])
   # The optimizer's state (as large as the n-gram table) goes with the compiled model.
   return model_lib.without_training_state(model), run_records.MemberTraining(

@@ -73,6 +73,12 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                       default=defaults.trainer.ensemble_members,
                       help='models trained from seeds --training-seed, +1, ... and averaged '
                       'in the exported model')
+  parser.add_argument('--linear-weight', type=float, default=defaults.trainer.linear_weight,
+                      help='weight of a linear TF-IDF model in that average, for most labels')
+  parser.add_argument('--linear-rare-label-weight', type=float,
+                      default=defaults.trainer.linear_rare_label_weight,
+                      help='its weight for the labels rarer in train than '
+                      f'{defaults.trainer.rare_label_frequency:.0%}% (both 0: no linear model)')
   parser.add_argument('--max-vocabulary-size', type=int,
                       default=defaults.transform.max_vocabulary_size,
                       help='cap on the unigram + bigram vocabulary')
@@ -136,6 +142,8 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
         trainer=dataclasses.replace(
             defaults.trainer, max_epochs=args.epochs, batch_size=args.batch_size,
             ensemble_members=args.ensemble_members,
+            linear_weight=args.linear_weight,
+            linear_rare_label_weight=args.linear_rare_label_weight,
             seed=args.seed if args.training_seed is None else args.training_seed))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))

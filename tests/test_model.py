@@ -288,20 +288,58 @@ def test_a_trained_model_without_its_training_state_saves_no_optimizer(tmp_path)
 def test_an_ensemble_averages_its_members_probabilities_and_evidence():
   members = [_small_model(seed) for seed in (1, 2)]
   ensemble = model_lib.average_models(members)
-  assert model_lib.members_of(ensemble) == members
+  assert [(m, w.tolist()) for m, w in model_lib.members_of(ensemble)] == [
+      (members[0], [0.5]), (members[1], [0.5])]
   assert model_lib.average_models(members[:1]) is members[0]
-  assert model_lib.members_of(members[0]) == [members[0]]
+  assert [(m, w.tolist()) for m, w in model_lib.members_of(members[0])] == [(members[0], [1.0])]
+  # Per label: the first member 3:1 on labels 0 and 1, the second alone on label 2.
+  weighted = model_lib.average_models(members, [[3, 3, 0], [1, 1, 2]])
   batch = _batch()
-  np.testing.assert_allclose(ensemble(batch).numpy(),
-                             np.mean([m(batch).numpy() for m in members], axis=0), rtol=1e-6)
+  probabilities = [m(batch).numpy() for m in members]
+  np.testing.assert_allclose(ensemble(batch).numpy(), np.mean(probabilities, axis=0), rtol=1e-6)
+  share = np.array([0.75, 0.75, 0.0])
+  np.testing.assert_allclose(weighted(batch).numpy(),
+                             share * probabilities[0] + (1 - share) * probabilities[1], rtol=1e-6)
   labels = tf.constant([[0, 2], [1, 0], [2, 1]])
   contributions = [export.ngram_contributions(model, batch[features.NGRAM_IDS_KEY],
                                               batch[features.NGRAM_WEIGHTS_KEY], labels).numpy()
-                   for model in (*members, ensemble)]
+                   for model in (*members, ensemble, weighted)]
   assert contributions[0].shape == (3, 2)  # [n-grams in the batch, labels asked]
   assert not np.allclose(contributions[0], contributions[1])
   np.testing.assert_allclose(contributions[2], (contributions[0] + contributions[1]) / 2,
                              rtol=1e-5, atol=1e-7)
+  # Each n-gram's label's share: the labels asked are 0, 2 (paper 0) and 2, 1 (paper 2).
+  first = np.array([[0.75, 0.0], [0.75, 0.0], [0.0, 0.75]])
+  np.testing.assert_allclose(contributions[3],
+                             first * contributions[0] + (1 - first) * contributions[1],
+                             rtol=1e-5, atol=1e-7)
+  with pytest.raises(ValueError, match='2 members need as many rows of non-negative weights'):
+    model_lib.average_models(members, [1.0])
+  with pytest.raises(ValueError, match='each label'):
+    model_lib.average_models(members, [[1, 0], [1, 0]])
+
+
+def test_a_linear_model_is_a_logistic_regression_on_the_tfidf_vector():
+  """No hidden units: probability = sigmoid(bias + sum of weight x table row), the
+  prior shift moves its logits, and an n-gram's evidence is its weighted row entry."""
+  model = model_lib.build_model(vocabulary_size=10, hidden_units=(), learning_rate=1e-3,
+                                table_learning_rate=0.01, dropout=0.3, ngram_dropout=0.3,
+                                positive_weights=[1.0, 1.0, 2.0])
+  table = model.get_layer(model_lib.TABLE_LAYER)
+  assert table.kernel.shape == (10, 3)
+  model_lib.shift_output_logits(model, [0.5, 0.0, -1.0])
+  batch = _batch()
+  kernel = table.kernel.numpy()
+  logits = np.stack([0.5 * kernel[1] + 0.25 * kernel[7], np.zeros(3), 1.0 * kernel[2]])
+  logits += np.array([0.5, 0.0, -1.0])
+  np.testing.assert_allclose(model(batch).numpy(), 1 / (1 + np.exp(-logits)), rtol=1e-5)
+  contributions = export.ngram_contributions(
+      model, batch[features.NGRAM_IDS_KEY], batch[features.NGRAM_WEIGHTS_KEY],
+      tf.constant([[0, 2], [1, 0], [2, 1]])).numpy()
+  # N-grams of paper 0 (ids 1, 7) for its labels 0 and 2; paper 2's id 2 for 2 and 1.
+  np.testing.assert_allclose(contributions, [
+      [0.5 * kernel[1, 0], 0.5 * kernel[1, 2]], [0.25 * kernel[7, 0], 0.25 * kernel[7, 2]],
+      [kernel[2, 2], kernel[2, 1]]], rtol=1e-5)
 
 
 def test_ensemble_member_k_is_the_model_a_single_training_from_seed_plus_k_gives(tmp_path):
@@ -318,7 +356,8 @@ def test_ensemble_member_k_is_the_model_a_single_training_from_seed_plus_k_gives
       max_epochs=2, min_epochs=1, hidden_units=(8, 4), ensemble_members=2, seed=42)
 
   def fit(settings, member):
-    model, training = trainer.fit_member(settings, member, split, eval_dataset,
+    model, training = trainer.fit_member(settings, member, settings.ensemble_members,
+                                         settings.hidden_units, split, eval_dataset,
                                          np.ones(40, np.float32), 10, np.ones(3, np.float32),
                                          str(tmp_path / f'{settings.seed}-{member}'))
     return [w.numpy() for w in model.weights], training

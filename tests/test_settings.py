@@ -17,12 +17,21 @@ def test_defaults_are_valid_and_survive_custom_config():
     ('ngram_dropout', 1.0), ('dropout', -0.1), ('rare_label_frequency', 1.5),
     ('rare_label_weight_power', -1.0), ('batch_size', 0), ('max_epochs', 0),
     ('recency_half_life_months', -1.0), ('label_prior_pseudo_count', -1.0),
-    ('label_threshold_min_positives', 0), ('label_threshold_shrinkage', -1.0)])
+    ('label_threshold_min_positives', 0), ('label_threshold_shrinkage', -1.0),
+    ('linear_weight', 1.5), ('linear_rare_label_weight', -0.5),
+    ('linear_table_learning_rate', 0.0)])
 def test_out_of_range_trainer_setting_is_named_in_the_error(field, value):
   with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
     settings.TrainerSettings(**{field: value})
   with pytest.raises(ValueError, match=f'TrainerSettings.{field} must be'):
     settings.from_custom_config(settings.TrainerSettings, {field: value})
+
+
+def test_a_training_fits_the_mlps_then_the_linear_member_if_it_has_a_weight():
+  assert settings.TrainerSettings(ensemble_members=2).trained_models == 3
+  assert settings.TrainerSettings(ensemble_members=2, linear_weight=0,
+                                  linear_rare_label_weight=0).trained_models == 2
+  assert settings.TrainerSettings(linear_weight=0, linear_rare_label_weight=0.5).linear_member
 
 
 @pytest.mark.parametrize('field', ['max_vocabulary_size', 'min_label_count'])
