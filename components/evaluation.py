@@ -89,15 +89,16 @@ def eval_config(min_micro_f1: float, max_micro_f1_regression: float,
       ],
       # The Keras model's compiled metrics expect a single label; ours are above.
       options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)),
+      # One spec, no output names: every figure is filed under output '', so
+      # `get_metrics_for_slice(())` gives the example count beside the rest (the
+      # count reads no output; the other metrics read both outputs themselves).
       metrics_specs=[
-          tfma.MetricsSpec(output_names=[features.DECISION_SCORES_KEY],
-                           metrics=[tfma.MetricConfig(class_name='ExampleCount')]),
-          # Reads both outputs itself. TFMA ties a threshold to the keys named after
-          # the metric's instance: named after the blessing metric, it is that one of
-          # its figures the threshold judges. On the overall slice only: a plain
-          # `threshold` would apply to every slice, and a rare primary label would
-          # veto the whole model.
-          tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+          # TFMA ties a threshold to the keys named after the metric's instance:
+          # named after the blessing metric, it is that one of its figures the
+          # threshold judges. On the overall slice only: a plain `threshold` would
+          # apply to every slice, and a rare primary label would veto the whole model.
+          tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name='ExampleCount'),
+                                    tfma.MetricConfig(
               class_name=multilabel_metrics.MultiLabelMetrics.__name__,
               module=multilabel_metrics.__name__,
               config=f'"name": "{BLESSING_METRIC}"',
@@ -123,7 +124,8 @@ def load_overall_metrics(evaluation_uri: str) -> Dict[str, float]:
     if slice_metrics.slice_key.single_slice_keys:
       continue  # A slice; this is the overall view.
     for entry in slice_metrics.metric_keys_and_values:
-      if entry.key.is_diff or entry.key.model_name not in ('', 'candidate'):
+      if (entry.key.is_diff or entry.key.model_name not in ('', 'candidate') or
+          entry.key.HasField('sub_key')):  # Per-label figures are not the overall ones.
         continue
       if entry.value.HasField('double_value'):
         metrics[entry.key.name] = entry.value.double_value.value

@@ -11,10 +11,18 @@ model's two outputs once per example, as arrays, and yields:
   AUC (a 10,000-bin score histogram, as TFMA's AUC), macro precision / recall / F1
   (over the labels present), subset accuracy, Hamming loss, precision@k and
   recall@k;
-- `per_label`, a JSON document: per label id its support, precision, recall, F1 (at
-  the model's own thresholds) and AUC; the most frequent confusions (a true label
-  missed while another, false one was predicted); and the micro precision / recall
-  at every threshold of a 100-step grid.
+- per label, under TFMA's sub-key `class_id` (the label's id in Transform's label
+  vocabulary), its `support`, `precision`, `recall`, `f1` (at the model's own
+  thresholds) and `auc`: `get_metrics_for_slice(slice, class_id=N)` and TFMA's
+  slicing browser show, sort and compare them, on every slice;
+- `per_label`, a JSON document: the most frequent confusions (a true label missed
+  while another, false one was predicted) and the micro precision / recall at every
+  threshold of a 100-step grid;
+- TFMA plots, which `tfma.load_plots` reads and `tfma.view.render_plot` draws: on
+  every slice a calibration plot of all labels' scores and a multi-label confusion
+  matrix of its `PLOTTED_LABELS` most frequent labels at the model's decisions; per
+  label (`class_id`) of those, its confusion matrix at 100 thresholds (precision-
+  recall) and its calibration plot. From the same histograms, no pass of their own.
 
 With the model's third output, `prior_decision_scores` (the label-priors baseline:
 every paper gets train's label shares, at the threshold that suits eval), the same
@@ -36,18 +44,29 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.proto import config_pb2
+from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
 from components import features
 from components import metrics as metrics_lib
 
 NAME = 'multi_label'
 PER_LABEL = 'per_label'
+# Figures of each label, filed under sub-key class_id = the label's id.
+LABEL_METRICS = ('support', 'precision', 'recall', 'f1', 'auc')
 # Private (a leading '_': TFMA does not write it): {metric: interval} of the lifts.
 _LIFTS = '_lifts_over_priors'
 TOP_KS = (1, 3, 5)
 _BINS = 100  # Probability histogram per label: AUC and the threshold curve.
 _MICRO_BINS = 10_000  # All labels' scores together: micro AUC.
 _TOP_CONFUSIONS = 20
+# Labels per slice with plots of their own, and in the multi-label confusion matrix:
+# the slice's most frequent (all 149 on 17 slices would make the plots file tens of
+# megabytes).
+PLOTTED_LABELS = 10
+# TFMA's own plot names: the writer files every plot of one (model, output, sub-key)
+# under these in one PlotData, where `render_plot` finds them.
+_CALIBRATION_PLOT = 'calibration_plot'
+_CONFUSION_PLOT = 'confusion_matrix_plot'
 
 
 class MultiLabelMetrics(metric_types.Metric):
@@ -97,6 +116,14 @@ def _computations(name: str = NAME, eval_config: Optional[config_pb2.EvalConfig]
       combiner=_Combiner(keys, eval_config, model_name))]
 
 
+def label_key(key: metric_types.MetricKey, metric: str,
+              class_id: int) -> metric_types.MetricKey:
+  """`metric` of label `class_id`, for the model and output of `key`."""
+  return metric_types.MetricKey(name=metric, sub_key=metric_types.SubKey(class_id=class_id),
+                                model_name=key.model_name, output_name=key.output_name,
+                                example_weighted=key.example_weighted)
+
+
 def _lift_computations(name: str, metric: str,
                        eval_config: Optional[config_pb2.EvalConfig] = None,
                        model_name: str = '', output_name: str = '',
@@ -136,6 +163,10 @@ class _Accumulator:
     self.positive_histogram = np.zeros((num_labels, _BINS))
     self.negative_histogram = np.zeros((num_labels, _BINS))
     self.confusions = np.zeros((num_labels, num_labels))  # [missed true, false predicted]
+    self.score_sums = np.zeros((num_labels, _BINS))  # Sum of the scores in each bin.
+    # [true positives, false negatives, false positives, true negatives] of each label
+    # (column) over the papers that have each label (row): the multi-label confusion.
+    self.cooccurrence = np.zeros((4, num_labels, num_labels))
     self.micro_positive_histogram = np.zeros(_MICRO_BINS)
     self.micro_negative_histogram = np.zeros(_MICRO_BINS)
     # Per example with the baseline's scores: true labels, then the model's and the
@@ -161,6 +192,9 @@ class _Accumulator:
     rows = np.arange(len(truth))
     np.add.at(self.positive_histogram, (rows[truth], bins[truth]), 1)
     np.add.at(self.negative_histogram, (rows[~truth], bins[~truth]), 1)
+    np.add.at(self.score_sums, (rows, bins), probabilities)
+    self.cooccurrence[:, truth, :] += np.stack([truth & predicted, truth & ~predicted,
+                                                ~truth & predicted, ~truth & ~predicted])[:, None]
     micro_bins = np.minimum((probabilities * _MICRO_BINS).astype(int), _MICRO_BINS - 1)
     np.add.at(self.micro_positive_histogram, micro_bins[truth], 1)
     np.add.at(self.micro_negative_histogram, micro_bins[~truth], 1)
@@ -237,7 +271,14 @@ class _Combiner(beam.CombineFn):
       return {}
     values = summarize(accumulator)
     output = {self._keys[name]: values[name] for name in scalar_names()}
-    output[self._keys[PER_LABEL]] = json.dumps(values[PER_LABEL])
+    # The label count is known only now, from the first example: TFMA writes the
+    # keys a combiner returns, declared or not.
+    per_label = self._keys[PER_LABEL]
+    output.update({label_key(per_label, metric, class_id): value
+                   for metric in LABEL_METRICS
+                   for class_id, value in enumerate(values[metric]) if value is not None})
+    output[per_label] = json.dumps(values[PER_LABEL])
+    output.update(_plots(accumulator, per_label))
     if _LIFTS in values:
       output[self._keys[_LIFTS]] = values[_LIFTS]
     return output
@@ -277,13 +318,15 @@ def summarize(a: _Accumulator) -> Dict[str, Any]:
   # Counts above each bin's lower edge, summed over labels: the micro curve.
   positives_above = a.positive_histogram[:, ::-1].cumsum(axis=1)[:, ::-1]
   negatives_above = a.negative_histogram[:, ::-1].cumsum(axis=1)[:, ::-1]
-  values[PER_LABEL] = {
-      'examples': a.examples,
+  values.update({
       'support': support.tolist(),
       'precision': precision.tolist(),
       'recall': recall.tolist(),
       'f1': f1.tolist(),
       'auc': [_auc(p, n) for p, n in zip(a.positive_histogram, a.negative_histogram)],
+  })
+  values[PER_LABEL] = {
+      'examples': a.examples,
       'confusions': [{'true': int(pairs[i][0]), 'predicted': int(pairs[i][1]),
                       'count': int(a.confusions[tuple(pairs[i])])} for i in order],
       'threshold_curve': {
@@ -294,6 +337,75 @@ def summarize(a: _Accumulator) -> Dict[str, Any]:
       },
   }
   return values
+
+
+def _plots(a: _Accumulator, key: metric_types.MetricKey) -> Dict[metric_types.PlotKey, Any]:
+  """TFMA's plot protos of the slice, by plot key (see the module docstring)."""
+  def plot_key(name, class_id=None):
+    return metric_types.PlotKey(
+        name=name, model_name=key.model_name, output_name=key.output_name,
+        sub_key=None if class_id is None else metric_types.SubKey(class_id=class_id),
+        example_weighted=key.example_weighted)
+
+  support = a.true_positives + a.false_negatives
+  plotted = np.argsort(-support, kind='stable')[:PLOTTED_LABELS]
+  plotted = plotted[support[plotted] > 0]
+  entries = [
+      metrics_for_slice_pb2.MultiLabelConfusionMatrixAtThresholds.MultiLabelConfusionMatrixEntry(
+          actual_class_id=int(actual), predicted_class_id=int(predicted),
+          true_positives=tp, false_negatives=fn, false_positives=fp, true_negatives=tn)
+      for actual in plotted for predicted in plotted
+      for tp, fn, fp, tn in [a.cooccurrence[:, actual, predicted]]]
+  plots = {
+      plot_key(_CALIBRATION_PLOT): _calibration(a.positive_histogram.sum(0),
+                                                a.negative_histogram.sum(0),
+                                                a.score_sums.sum(0)),
+      # Decisions are decision scores >= 0.5: each label at its own tuned threshold.
+      plot_key(_CONFUSION_PLOT): metrics_for_slice_pb2.MultiLabelConfusionMatrixAtThresholds(
+          matrices=[metrics_for_slice_pb2.MultiLabelConfusionMatrixAtThresholds
+                    .MultiLabelConfusionMatrix(threshold=0.5, entries=entries)]),
+  }
+  for label in plotted:
+    plots[plot_key(_CALIBRATION_PLOT, int(label))] = _calibration(
+        a.positive_histogram[label], a.negative_histogram[label], a.score_sums[label])
+    plots[plot_key(_CONFUSION_PLOT, int(label))] = _threshold_matrices(
+        a.positive_histogram[label], a.negative_histogram[label], a.examples)
+  return plots
+
+
+def _calibration(positives: np.ndarray, negatives: np.ndarray,
+                 score_sums: np.ndarray) -> metrics_for_slice_pb2.CalibrationHistogramBuckets:
+  """TFMA's calibration histogram: per score bin, the scores' sum against the labels'."""
+  bucket = metrics_for_slice_pb2.CalibrationHistogramBuckets.Bucket
+  return metrics_for_slice_pb2.CalibrationHistogramBuckets(buckets=[
+      bucket(lower_threshold_inclusive=index / _BINS,
+             upper_threshold_exclusive=(index + 1) / _BINS,
+             num_weighted_examples={'value': float(positive + negative)},
+             total_weighted_label={'value': float(positive)},
+             total_weighted_refined_prediction={'value': float(score_sum)})
+      for index, (positive, negative, score_sum) in enumerate(
+          zip(positives, negatives, score_sums))])
+
+
+def _threshold_matrices(positives: np.ndarray, negatives: np.ndarray,
+                        examples: int) -> metrics_for_slice_pb2.ConfusionMatrixAtThresholds:
+  """One label's confusion matrix at each threshold of the score bins' lower edges."""
+  true_positives = positives[::-1].cumsum()[::-1]  # Scores at or above each edge.
+  false_positives = negatives[::-1].cumsum()[::-1]
+  false_negatives = positives.sum() - true_positives
+  true_negatives = negatives.sum() - false_positives
+  precision = _divide(true_positives, true_positives + false_positives)
+  recall = _divide(true_positives, positives.sum())
+  matrix = metrics_for_slice_pb2.ConfusionMatrixAtThresholds.ConfusionMatrixAtThreshold
+  return metrics_for_slice_pb2.ConfusionMatrixAtThresholds(matrices=[
+      matrix(threshold=index / _BINS, true_positives=tp, false_positives=fp,
+             false_negatives=fn, true_negatives=tn, precision=p, recall=r,
+             f1=float(_divide(2 * p * r, p + r)),
+             false_positive_rate=float(_divide(fp, negatives.sum())),
+             accuracy=(tp + tn) / examples)
+      for index, (tp, fp, fn, tn, p, r) in enumerate(zip(
+          true_positives, false_positives, false_negatives, true_negatives, precision,
+          recall))])
 
 
 def _auc(positives: np.ndarray, negatives: np.ndarray) -> Optional[float]:

@@ -53,6 +53,9 @@ from serving.predictor import Prediction, Predictor
 # The report's two files, each rendered from the template of its name in templates/.
 REPORT_HTML = 'report.html'
 REPORT_MARKDOWN = 'report.md'
+# In a SliceResult's figures: {metric: {label id: value}} of the per-label figures
+# (TFMA's class_id sub-keys).
+BY_LABEL = 'by_label'
 _EXAMPLES_SHOWN = 6
 _ABSTRACT_SHOWN = 600  # Characters of an example's abstract.
 # The Markdown names the weakest labels among those with this many test papers.
@@ -126,13 +129,13 @@ def gather(summary: Dict[str, Any]) -> ReportData:
   evaluation_uri = artifacts[definition.EVALUATOR][specs.EVALUATION_KEY]
   slices = load_slices(evaluation_uri)
   blessed = bool(summary.get('blessed'))
-  baseline_uri = artifacts.get(definition.LATEST_BLESSED_MODEL_RESOLVER, {}).get(
-      specs.MODEL_KEY)
+  # The resolver runs inside the Evaluator's input resolution, not as a component of
+  # its own: where the baseline came from, the evaluation run itself records.
+  baseline_location = eval_config_writer.load_eval_run(evaluation_uri)[3].get('baseline')
   baseline_labels = []
-  if baseline_uri and slices[0].baseline:
+  if baseline_location and slices[0].baseline:
     baseline_labels = labels_lib.read_vocabulary(os.path.join(
-        path_utils.serving_model_path(baseline_uri), tf.saved_model.ASSETS_DIRECTORY,
-        features.LABEL_VOCABULARY))
+        baseline_location, tf.saved_model.ASSETS_DIRECTORY, features.LABEL_VOCABULARY))
   labels = list(training.label_thresholds)
   papers = example_gen_executor.read_papers(example_gen[example_gen_executor.EXAMPLES_KEY],
                                            features.TEST_SPLIT)
@@ -172,7 +175,10 @@ def load_slices(evaluation_uri: str) -> List[SliceResult]:
       if entry.key.is_diff:
         continue
       target = baseline if entry.key.model_name == 'baseline' else candidate
-      if entry.value.HasField('double_value'):
+      if entry.key.HasField('sub_key'):  # A label's figure, under its class_id.
+        target.setdefault(BY_LABEL, {}).setdefault(entry.key.name, {})[
+            entry.key.sub_key.class_id.value] = entry.value.double_value.value
+      elif entry.value.HasField('double_value'):
         target[entry.key.name] = entry.value.double_value.value
       elif entry.value.HasField('bytes_value'):
         target[entry.key.name] = json.loads(entry.value.bytes_value.decode())
@@ -279,22 +285,22 @@ class LabelResult:
   precision: float
   recall: float
   f1: float
-  auc: float
+  auc: Optional[float]  # None where the label has no positive or no negative test paper.
   threshold: float
   f1_change: Optional[float]
 
 
 def per_label_results(data: ReportData) -> List[LabelResult]:
   """One result per label, most supported first."""
-  details = data.overall.candidate.get(multilabel_metrics.PER_LABEL)
+  details = data.overall.candidate.get(BY_LABEL)
   if not details:
     return []
-  baseline = data.overall.baseline.get(multilabel_metrics.PER_LABEL)
-  baseline_f1 = dict(zip(data.baseline_labels, baseline['f1'])) if baseline else {}
+  baseline_f1 = {data.baseline_labels[class_id]: f1 for class_id, f1 in
+                 data.overall.baseline.get(BY_LABEL, {}).get('f1', {}).items()}
   results = [
       LabelResult(label=label, support=int(details['support'][index]),
                   precision=details['precision'][index], recall=details['recall'][index],
-                  f1=details['f1'][index], auc=details['auc'][index],
+                  f1=details['f1'][index], auc=details['auc'].get(index),
                   threshold=data.thresholds[index],
                   f1_change=(details['f1'][index] - baseline_f1[label]
                              if label in baseline_f1 else None))

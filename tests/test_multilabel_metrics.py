@@ -27,8 +27,7 @@ def _summary():
 
 
 def test_per_label_and_macro_metrics():
-  values = _summary()
-  per_label = values[multilabel_metrics.PER_LABEL]
+  per_label = values = _summary()
   assert per_label['support'] == [2, 2, 1]
   # Label 0: predicted for examples 0, 1, 3 (3 is wrong); label 1 never; label 2 right.
   np.testing.assert_allclose(per_label['precision'], [2 / 3, 0, 1])
@@ -60,11 +59,12 @@ def test_precision_and_recall_at_k():
 
 
 def test_auc_and_confusions():
-  per_label = _summary()[multilabel_metrics.PER_LABEL]
+  values = _summary()
+  per_label = values[multilabel_metrics.PER_LABEL]
   # Label 0: positives 0.9, 0.8 above every negative (0.2, 0.6): AUC 1.
-  assert per_label['auc'][0] == pytest.approx(1.0)
+  assert values['auc'][0] == pytest.approx(1.0)
   # Label 1: positives 0.4, 0.3; negatives 0.2, 0.1: AUC 1 although never predicted.
-  assert per_label['auc'][1] == pytest.approx(1.0)
+  assert values['auc'][1] == pytest.approx(1.0)
   # Example 3 has label 1 but got label 0: one confusion, true 1 -> predicted 0.
   assert per_label['confusions'] == [{'true': 1, 'predicted': 0, 'count': 1}]
   curve = per_label['threshold_curve']
@@ -72,6 +72,33 @@ def test_auc_and_confusions():
   # At 0.5: scores 0.9, 0.8, 0.7 are true labels, 0.6 is not.
   assert curve['precision'][50] == pytest.approx(3 / 4)
   assert curve['recall'][50] == pytest.approx(3 / 5)
+
+
+def test_plots_are_tfma_protos_drawn_from_the_same_counts():
+  accumulator = multilabel_metrics._Accumulator(3)  # pylint: disable=protected-access
+  for truth, predicted, probabilities in zip(TRUTH, PREDICTED, PROBABILITIES):
+    accumulator.add(truth, predicted, probabilities)
+  key = tfma.metrics.MetricKey(name=multilabel_metrics.PER_LABEL)
+  plots = multilabel_metrics._plots(accumulator, key)  # pylint: disable=protected-access
+  by_label = {(k.name, k.sub_key.class_id if k.sub_key else None): v for k, v in plots.items()}
+  # Labels 0 and 1 have two papers each, label 2 one: all three are plotted.
+  assert set(by_label) == {(name, label) for name in ('calibration_plot', 'confusion_matrix_plot')
+                           for label in (None, 0, 1, 2)}
+  buckets = by_label['calibration_plot', None].buckets
+  assert sum(b.num_weighted_examples.value for b in buckets) == 12  # 4 papers x 3 labels
+  assert sum(b.total_weighted_label.value for b in buckets) == 5
+  assert sum(b.total_weighted_refined_prediction.value for b in buckets) == pytest.approx(
+      PROBABILITIES.sum())
+  # Label 0 at 0.5: scores 0.9, 0.8 are its papers, 0.6 is not.
+  at_half = by_label['confusion_matrix_plot', 0].matrices[50]
+  assert (at_half.threshold, at_half.true_positives, at_half.false_positives,
+          at_half.false_negatives, at_half.true_negatives) == (0.5, 2, 1, 0, 1)
+  assert at_half.precision == pytest.approx(2 / 3) and at_half.recall == 1
+  # Papers with label 1 (1 and 3): label 0 predicted for both, rightly for paper 1 only.
+  [matrix] = by_label['confusion_matrix_plot', None].matrices
+  entry = next(e for e in matrix.entries if (e.actual_class_id, e.predicted_class_id) == (1, 0))
+  assert (entry.true_positives, entry.false_positives, entry.false_negatives,
+          entry.true_negatives) == (1, 1, 0, 0)
 
 
 def test_metric_runs_inside_tfma_with_two_outputs():
@@ -91,10 +118,18 @@ def test_metric_runs_inside_tfma_with_two_outputs():
         example_weights=None)
     accumulator = combiner.add_input(accumulator, element)
   output = combiner.extract_output(combiner.merge_accumulators([accumulator, None]))
-  by_name = {key.name: value for key, value in output.items()}
+  by_name = {key.name: value for key, value in output.items() if not key.sub_key}
   assert by_name['macro_f1'] == pytest.approx((0.8 + 0 + 1) / 3)
   assert by_name['micro_f1'] == pytest.approx(2 / 3)
-  assert json.loads(by_name[multilabel_metrics.PER_LABEL])['support'] == [2, 2, 1]
+  assert json.loads(by_name[multilabel_metrics.PER_LABEL])['confusions'] == [
+      {'true': 1, 'predicted': 0, 'count': 1}]
+  # Each label's figures under TFMA's class_id sub-key, as get_metrics_for_slice reads.
+  by_label = {(key.name, key.sub_key.class_id): value for key, value in output.items()
+              if key.sub_key and not isinstance(key, tfma.metrics.PlotKey)}
+  assert {name for name, _ in by_label} == set(multilabel_metrics.LABEL_METRICS)
+  assert [by_label['support', class_id] for class_id in range(3)] == [2, 2, 1]
+  np.testing.assert_allclose([by_label['f1', class_id] for class_id in range(3)], [0.8, 0, 1])
+  assert by_label['auc', 0] == pytest.approx(1.0)
 
 
 # Label shares of a training set: the label-priors baseline predicts label 0 alone

@@ -12,8 +12,12 @@ import subprocess
 import sys
 
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from tfx.types import standard_component_specs as specs
 
 from components import features
+from components import multilabel_metrics
+from pipeline import definition
 from pipeline import run_local
 from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import Predictor
@@ -56,6 +60,36 @@ def test_model_is_evaluated_blessed_and_pushed(first_run):
   for curve in first_run['model']['training_curves']:
     with open(curve, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_tfma_results_read_as_a_tfx_user_reads_them(first_run):
+  """`tfma.load_eval_result` on the Evaluator's output: every figure under one
+  output, the example count included, each label's under its class_id, on the
+  overall slice and on the others, and plots `render_plot` draws."""
+  uri = first_run['artifacts'][definition.EVALUATOR][specs.EVALUATION_KEY]
+  result = tfma.load_eval_result(uri)
+  overall = result.get_metrics_for_slice(())
+  assert overall['example_count']['doubleValue'] == first_run['data']['split_sizes']['test']
+  assert {'micro_f1', 'macro_f1', 'precision_at_1'} <= set(overall)
+  assert {entry.key.output_name for slice_metrics in tfma.load_metrics(uri)
+          for entry in slice_metrics.metric_keys_and_values} == {''}
+  labels = Predictor(first_run['pushed_model_path']).labels
+  supports = [result.get_metrics_for_slice((), class_id=class_id)['support']['doubleValue']
+              for class_id in range(len(labels))]
+  assert sum(supports) >= first_run['data']['split_sizes']['test']  # A paper, 1+ labels.
+  first = supports.index(max(supports))
+  assert set(multilabel_metrics.LABEL_METRICS) <= set(
+      result.get_metrics_for_slice((), class_id=first))
+  sliced = [s for s, _ in result.slicing_metrics if s]
+  assert sliced and 'f1' in result.get_metrics_for_slice(sliced[0], class_id=first)
+  # TFMA's own plot view draws the plots: all labels' calibration and the multi-label
+  # confusion; per label its calibration and its confusion at 100 thresholds (the
+  # precision-recall curve).
+  assert {'calibrationHistogramBuckets', 'multiLabelConfusionMatrixAtThresholds'} <= set(
+      tfma.view.render_plot(result).data)
+  per_label = tfma.view.render_plot(result, class_id=first).data
+  assert len(per_label['confusionMatrixAtThresholds']['matrices']) == 100
+  assert 'calibrationHistogramBuckets' in per_label
 
 
 def test_pushed_model_labels_raw_text_sensibly(first_run):
@@ -129,6 +163,12 @@ def test_rerun_from_the_command_line_reuses_cached_components(first_run, flags):
   assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
   # The same model is not published twice.
   assert rerun['pushed_model_path'] == first_run['pushed_model_path']
+  # Its labels' F1 changes are measured against the baseline, which is this model.
+  with open(rerun['report']['html'], encoding='utf-8') as f:
+    page = f.read()
+  per_label = page[page.index('<table id="per-label">'):]
+  per_label = per_label[:per_label.index('</table>')]
+  assert per_label.count('<td>+0.0000</td></tr>') == per_label.count('<tr>') - 1 > 0
   assert len(os.listdir(os.path.dirname(first_run['pushed_model_path']))) == 1
 
 

@@ -120,14 +120,17 @@ def synthetic_report_data(title='A <b>bold</b> claim & more', blessed=False):
   from tests.test_run_records import data_report, training_record
   png = report.threshold_chart({'thresholds': [0.1, 0.9], 'precision': [0.2, 0.8],
                                 'recall': [0.9, 0.1]}, [0.35])
-  per_label = {'support': [40, 0], 'precision': [0.7, 0.0], 'recall': [0.6, 0.0],
-               'f1': [0.65, 0.0], 'auc': [0.9, float('nan')],
-               'confusions': [{'true': 0, 'predicted': 1, 'count': 3}],
+  # TFMA's per-label figures (class_id sub-keys) as `load_slices` gathers them; label
+  # 1 has no test paper, so no AUC.
+  by_label = {'support': {0: 40.0, 1: 0.0}, 'precision': {0: 0.7, 1: 0.0},
+              'recall': {0: 0.6, 1: 0.0}, 'f1': {0: 0.65, 1: 0.0}, 'auc': {0: 0.9}}
+  per_label = {'confusions': [{'true': 0, 'predicted': 1, 'count': 3}],
                'threshold_curve': {'thresholds': [0.1, 0.9], 'precision': [0.2, 0.8],
                                    'recall': [0.9, 0.1]}}
   overall = report.SliceResult('Overall', {'micro_f1': 0.61, 'macro_f1': 0.3,
                                            'hamming_loss': 0.01, 'example_count': 42.0,
-                                           multilabel_metrics.PER_LABEL: per_label},
+                                           multilabel_metrics.PER_LABEL: per_label,
+                                           report.BY_LABEL: by_label},
                                {'micro_f1': 0.6, 'hamming_loss': 0.02})
   interval = {'estimate': 0.61, 'low': 0.55, 'high': 0.67}
   return report.ReportData(
