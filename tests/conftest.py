@@ -23,7 +23,7 @@ from pipeline.config import REPOSITORY_ROOT, SAMPLE_DATA
 
 HEADER = ('titles', 'summaries', 'terms')
 # Every component of the pipeline, in the order create_pipeline wires them.
-COMPONENTS = ('ArxivExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+COMPONENTS = ('ArxivExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
               'DataGate', 'Transform', 'Trainer', 'latest_blessed_model_resolver',
               'Evaluator', 'Pusher')
 RUN_LOCAL = os.path.join(REPOSITORY_ROOT, 'pipeline', 'run_local.py')

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import tensorflow as tf
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx.types import standard_component_specs as specs
 
@@ -198,3 +199,17 @@ def test_a_failing_component_shows_its_error_and_the_log_not_a_traceback(flags, 
   assert 'Traceback' not in completed.stdout + completed.stderr
   with open(logged_path(completed.stderr), encoding='utf-8') as f:
     assert 'Traceback' in f.read()
+
+
+def test_statistics_describe_the_text_not_its_values(first_run):
+  """TFDV sees title and abstract as free text: presence and length, no top values
+  (whole abstracts, before); the labels keep theirs, for the drift check."""
+  statistics = tfdv.load_stats_binary(os.path.join(
+      first_run['artifacts'][definition.STATISTICS_GEN][specs.STATISTICS_KEY],
+      f'Split-{features.TRAIN_SPLIT}', 'FeatureStats.pb'))
+  by_name = {f.path.step[0]: f for f in statistics.datasets[0].features}
+  for text in (features.TITLE_KEY, features.ABSTRACT_KEY):
+    string_stats = by_name[text].string_stats
+    assert string_stats.avg_length > 20 and not string_stats.top_values
+    assert not string_stats.rank_histogram.buckets
+  assert 'cs.CV' in [v.value for v in by_name[features.LABELS_KEY].string_stats.top_values]
