@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 CLIENTS := .venv-clients/.installed
 
 .PHONY: run test serve bench backtest bench-scale bench-serve bench-evidence venv clean kubeflow \
-	image-check pipeline-image
+	image-check pipeline-image notebook
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -59,6 +59,16 @@ image-check: $(INSTALLED)
 # definition; tests/test_docs.py checks that the committed one still matches it.
 pipeline-image: $(INSTALLED)
 	$(BIN)/python tools/draw_pipeline.py
+
+# Jupyter (classic UI) on 127.0.0.1:8888 with notebooks/evaluation.ipynb, in which
+# TFMA's and TFDV's views display: docs/evaluation.md.
+NOTEBOOK := $(CURDIR)/.notebook
+notebook: $(INSTALLED)
+	tools/notebook/setup.sh $(NOTEBOOK)
+	PYTHONPATH=$(NOTEBOOK)/site JUPYTER_PREFER_ENV_PATH=0 JUPYTER_CONFIG_DIR=$(NOTEBOOK)/config \
+	  JUPYTER_DATA_DIR=$(NOTEBOOK)/data JUPYTER_RUNTIME_DIR=$(NOTEBOOK)/runtime \
+	  $(BIN)/python -m nbclassic --no-browser --ip 127.0.0.1 --port 8888 \
+	  --NotebookApp.default_url=/nbclassic/notebooks/notebooks/evaluation.ipynb $(ARGS)
 
 venv: $(INSTALLED)
 

@@ -43,7 +43,7 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
 
   components, outputs = {}, {}
   for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
-    node = _node_id(store, execution, config.pipeline_name)
+    node = node_id(store, execution, config.pipeline_name)
     components[node] = {
         'state': _STATES.get(execution.last_known_state, 'UNKNOWN'),
         'wall_seconds': round((execution.last_update_time_since_epoch -
@@ -96,11 +96,11 @@ def collect(config: PipelineConfig, run_id: Optional[str] = None) -> Dict[str, A
     summary['test_metrics'] = evaluation.load_overall_metrics(evaluation_artifact.uri)
   blessing = artifact(definition.EVALUATOR, specs.BLESSING_KEY)
   if blessing:
-    summary['blessed'] = bool(_custom_property(blessing, 'blessed'))
+    summary['blessed'] = bool(custom_property(blessing, 'blessed'))
   pushed = artifact(definition.PUSHER, specs.PUSHED_MODEL_KEY)
   if pushed:
-    summary['pushed'] = bool(_custom_property(pushed, 'pushed'))
-    summary['pushed_model_path'] = _custom_property(pushed, 'pushed_destination') or None
+    summary['pushed'] = bool(custom_property(pushed, 'pushed'))
+    summary['pushed_model_path'] = custom_property(pushed, 'pushed_destination') or None
   return summary
 
 
@@ -193,7 +193,7 @@ def file_name(run_id: str) -> str:
   return run_id.replace(':', '-')
 
 
-def _node_id(store, execution: metadata_store_pb2.Execution, pipeline_name: str) -> str:
+def node_id(store, execution: metadata_store_pb2.Execution, pipeline_name: str) -> str:
   prefix = f'{pipeline_name}.'
   for context in store.get_contexts_by_execution(execution.id):
     if context.name.startswith(prefix):
@@ -212,7 +212,7 @@ def _output_artifacts(store, execution_id: int) -> Dict[str, List[metadata_store
   return by_key
 
 
-def _custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
+def custom_property(artifact: metadata_store_pb2.Artifact, name: str) -> Any:
   value = artifact.custom_properties.get(name)
   if value is None:
     return None
