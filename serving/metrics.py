@@ -16,6 +16,11 @@ import prometheus_client
 from components import features
 
 _PREFIX = 'arxiv_serving'
+# The label values requests can set come from fixed sets, so that no client can grow
+# the exposition: a method outside HTTP's common ones is counted as `other`.
+METHODS = ('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS')
+OTHER = 'other'
+INPUT_WARNINGS = (features.UNSUPPORTED_SCRIPT, features.TOO_SHORT, features.UNFAMILIAR)
 # Single abstracts are the common case; the server caps a batch (max_batch_size).
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 # Milliseconds to a minute: from one abstract's prediction to a large batch's.
@@ -61,9 +66,13 @@ class ServerMetrics:
         ['warning'],
         **labels)
     self.model_version.labels(model_name).set(0)
+    # Series that exist from the start at 0, so that `increase()` sees their first event.
+    self.model_load_failures.labels(model_name)
+    for warning in INPUT_WARNINGS:
+      self.input_warnings.labels(warning)
 
   def request(self, endpoint: str, method: str, code: int, seconds: float) -> None:
-    self.requests.labels(endpoint, method, str(code)).inc()
+    self.requests.labels(endpoint, method if method in METHODS else OTHER, str(code)).inc()
     self.latency.labels(endpoint).observe(seconds)
 
   def serving(self, version: Optional[int]) -> None:

@@ -59,12 +59,17 @@ def parse_model_path(path: str) -> Optional[ModelPath]:
   if label is not None:
     raise RequestError(404, f'version label {shorten(label)!r} is not defined; this server '
                        'has no version labels: use /versions/<n> or no version')
-  if version is not None and not version.isdigit():
+  if version is not None and not is_ascii_number(version):
     raise RequestError(400, f'version {shorten(version)!r} is not a number')
   if suffix not in (None, PREDICT, METADATA):
     raise RequestError(400, f'{shorten(suffix)} is not supported; this model serves '
                        ':predict (it has no classify or regress signature)')
   return ModelPath(name, None if version is None else int(version), suffix or STATUS)
+
+
+def is_ascii_number(text: str) -> bool:
+  """Digits 0-9 only: `str.isdigit` also takes '²', which `int` refuses."""
+  return text.isascii() and text.isdigit()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +94,7 @@ def parse_predict(body: bytes, signatures: Mapping[str, Mapping[str, tf.TensorSp
   """A predict request for one of `signatures` ({name: {input: spec}}), or RequestError."""
   try:
     request = json.loads(body)
-  except (UnicodeDecodeError, json.JSONDecodeError) as error:
+  except (UnicodeDecodeError, ValueError) as error:  # Bad JSON; an integer over 4,300 digits.
     raise RequestError(400, f'the request body is not valid JSON: {error}') from None
   except RecursionError:
     raise RequestError(400, 'the request body nests too deeply') from None

@@ -80,6 +80,9 @@ class ServerSettings:
   # cores keep the cores busy while other threads parse requests and encode answers.
   prediction_threads: int = 8
   shutdown_seconds: float = 10.0  # On SIGTERM: how long requests in flight may finish.
+  # Where `main` writes the access lines (one JSON object per request) and the load,
+  # reload and stop lines: this file, appended to, or stderr when ''.
+  log_file: str = ''
 
   def __post_init__(self):
     for name in ('max_body_bytes', 'max_abstract_chars', 'max_batch_size', 'max_connections',
@@ -176,7 +179,7 @@ class _Handler(tornado.web.RequestHandler):
 
   def prepare(self):
     length = self.request.headers.get('Content-Length', '0')
-    if not length.isdigit():
+    if not protocol.is_ascii_number(length):
       raise RequestError(400, f'Content-Length {protocol.shorten(length)!r} is not a number')
     if int(length) > self.server.settings.max_body_bytes:
       self.refused = self._too_large(int(length))
@@ -472,8 +475,11 @@ def parse_settings(argv: Optional[List[str]] = None) -> ServerSettings:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
   settings = parse_settings(argv)
+  # force: importing TensorFlow has already given the root logger a handler, at
+  # WARNING, and without it basicConfig would leave that in place: no access log.
+  logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
+                      filename=settings.log_file or None, force=True)
   server = PredictionServer(settings).start()
   current = server.models.current
   print(f'serving {settings.model_name!r} ' +

@@ -13,7 +13,12 @@ import json
 import logging
 import os
 import shutil
+import random
+import signal
 import socket
+import string
+import subprocess
+import sys
 import threading
 import time
 
@@ -28,6 +33,7 @@ from components import features
 from components.settings import TrainerSettings
 from pipeline import definition
 from pipeline import predict as predict_command
+from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import WARNING_TEXTS, Predictor
 from serving.server import METRICS_PATH, ServerSettings
 from tests.conftest import (GERMAN, LANGUAGE, MODEL, NO_EVIDENCE, SHORT, VISION,
@@ -423,6 +429,57 @@ def test_metrics_count_requests_batches_labels_and_warnings(server, first_run):
   assert delta('arxiv_serving_request_duration_seconds_count', endpoint='predict') == 3
   version = int(os.path.basename(first_run['pushed_model_path']))
   assert after['arxiv_serving_model_version'][(('model', MODEL),)] == version
+
+
+def test_odd_methods_cannot_grow_the_metrics(server):
+  """Every label value a request sets comes from a fixed set: a flood of invented
+  methods (one 20,000 characters long) is counted, under `other`, in one series."""
+  before = scrape(server)
+  size = len(call(server, 'GET', METRICS_PATH)[2])
+  methods = [''.join(random.choices(string.ascii_uppercase, k=12)) for _ in range(1500)]
+  for method in methods + ['X' * 20_000]:
+    assert call(server, method, '/v1/models/x')[0] in (400, 404, 405)
+  after = scrape(server)
+  assert len(call(server, 'GET', METRICS_PATH)[2]) < size + 2_000
+  others = sum(value for labels, value in after['arxiv_serving_requests_total'].items()
+               if ('method', 'other') in labels)
+  assert others - sum(value for labels, value in before.get(
+      'arxiv_serving_requests_total', {}).items() if ('method', 'other') in labels) == 1501
+
+
+def test_event_counters_start_at_zero(server):
+  samples = scrape(server)
+  assert samples['arxiv_serving_model_load_failures_total'] == {(('model', MODEL),): 0.0}
+  assert {labels for labels in samples['arxiv_serving_input_warnings_total']} == {
+      (('warning', w),) for w in (features.UNSUPPORTED_SCRIPT, features.TOO_SHORT,
+                                  features.UNFAMILIAR)}
+
+
+def test_started_as_documented_it_logs_loads_requests_and_stopping(first_run, tmp_path):
+  """`python -m serving.server`, as `make serve` starts it: its own stderr carries a
+  line for the model it loads, a JSON line per request, and one for stopping."""
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'serving.server', '--port', '0', '--serving-root',
+       serving_root_copy(first_run, tmp_path)], cwd=REPOSITORY_ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    started = process.stdout.readline()  # 'serving ... at http://127.0.0.1:<port>/'
+    port = int(started.rsplit(':', 1)[1].strip(' /\n'))
+    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
+    connection.request('GET', f'/v1/models/{MODEL}')
+    assert connection.getresponse().status == 200
+    connection.close()
+  finally:
+    process.send_signal(signal.SIGINT)
+    _, log = process.communicate(timeout=60)
+  version = os.path.basename(first_run['pushed_model_path'])
+  lines = log.splitlines()
+  assert any(f'INFO serving version {version} from ' in line for line in lines), log[-3000:]
+  access = [json.loads(line[line.index('{'):]) for line in lines if ' INFO {"time"' in line]
+  assert [(e['method'], e['path'], e['status']) for e in access] == [
+      ('GET', f'/v1/models/{MODEL}', 200)]
+  assert 'INFO stopping: finishing the requests in flight' in log
+  assert process.returncode == 0
 
 
 def test_every_request_is_one_json_line_in_the_access_log(server, caplog):

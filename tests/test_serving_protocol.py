@@ -117,6 +117,9 @@ REFUSED = [
     ('columns of different lengths', {'inputs': {'abstract': ['a'], 'title': ['a', 'b']}}, 400,
      'inputs.title has 2 values but inputs.abstract has 1'),
     ('columns not an object', {'inputs': ['a']}, 400, '"inputs" must be an object'),
+    ('an integer over 4,300 digits, under an ignored key',
+     '{"instances": [{"abstract": "a"}], "x": ' + '9' * 4301 + '}', 400,
+     'the request body is not valid JSON: Exceeds the limit (4300)'),
     ('a no-input signature given input', {'signature_name': 'label_vocabulary',
                                            'instances': [{}]}, 400, 'takes no input'),
 ]
@@ -146,6 +149,7 @@ def test_model_paths(path, expected):
 
 @pytest.mark.parametrize('path, status, message', [
     ('/v1/models/m/versions/abc', 400, "version 'abc' is not a number"),
+    ('/v1/models/m/versions/\u00b2', 400, "version '\u00b2' is not a number"),
     ('/v1/models/m/labels/stable', 404, "version label 'stable' is not defined"),
     ('/v1/models/m:classify', 400, ':classify is not supported'),
 ])
