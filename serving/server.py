@@ -422,7 +422,11 @@ class PredictionServer:
         idle_connection_timeout=settings.header_seconds, body_timeout=settings.body_seconds,
         # The handlers enforce the body limit with a 413 (see _Handler); Tornado's own
         # cap would answer a bare 400 after it.
-        max_body_size=1 << 62, max_header_size=64 * 1024)
+        max_body_size=1 << 62, max_header_size=64 * 1024,
+        # `Content-Encoding: gzip` bodies, as TF Serving takes them. The handlers count
+        # the inflated bytes, so the body limit applies after inflation: a zip bomb
+        # is a 413 once it passes the limit, not a server out of memory.
+        decompress_request=True)
     sockets = tornado.netutil.bind_sockets(settings.port, settings.host)
     self.server_address = sockets[0].getsockname()[:2]
     self._http.add_sockets(sockets)

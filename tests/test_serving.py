@@ -8,6 +8,7 @@ request rules themselves are tested without a server in test_serving_protocol.py
 
 import base64
 import contextlib
+import gzip
 import http.client
 import json
 import logging
@@ -306,6 +307,19 @@ def test_a_chunked_body_is_read_and_limited(server):
   # Far past the limit: answered at once, the connection closed.
   with pytest.raises((ConnectionError, http.client.HTTPException)):
     send_chunked([b'x' * 8192] * 10_000)
+
+
+def test_a_gzip_body_is_inflated_and_limited_after_inflation(server):
+  def send_gzip(body):
+    return call(server, 'POST', PREDICT, gzip.compress(body), headers={
+        'Content-Type': 'application/json', 'Content-Encoding': 'gzip'})
+
+  status, _, answer = send_gzip(json.dumps({'instances': [{'abstract': VISION}]}).encode())
+  assert status == 200 and answer['predictions'][0][features.TOP_K_LABELS_KEY][0] == 'cs.CV'
+  bomb = b'{"inputs": {"abstract": "' + b'x' * (50 << 20) + b'"}}'  # 50 MB, 49 KB gzipped.
+  status, _, answer = send_gzip(bomb)
+  assert status == 413 and 'more than' in answer['error']
+  assert predict(server, {'instances': [{'abstract': VISION}]})[0] == 200
 
 
 def _read_all(sock: socket.socket) -> bytes:
