@@ -39,6 +39,14 @@ class MysqlMetadata:
   port: int = 3306
   password_env: str = 'MLMD_MYSQL_PASSWORD'
 
+  def password(self) -> str:
+    """The password from `$password_env`; unset is an error, not an empty password."""
+    password = os.environ.get(self.password_env)
+    if password is None:
+      raise ValueError(f'${self.password_env} is not set: the MySQL ML Metadata store at '
+                       f'{self.host} needs its password there')
+    return password
+
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
@@ -115,7 +123,7 @@ class PipelineConfig:
     mysql = self.mysql_metadata
     return tfx.orchestration.metadata.mysql_metadata_connection_config(
         host=mysql.host, port=mysql.port, database=mysql.database, username=mysql.user,
-        password=os.environ.get(mysql.password_env, ''))
+        password=mysql.password())
 
   @property
   def serving_model_dir(self) -> str:

@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from typing import Callable, Optional, TextIO
@@ -27,25 +26,12 @@ from rich.markup import escape
 import rich.progress
 
 from components.features import PROGRESS_LOGGER
+from components.output_streams import DivertedOutput
 
 _RUNNING, _FINISHED = 'Component %s is running.', 'Component %s is finished.'
 
 
-class _Diverted:
-  """The process's output, diverted to a temporary log until `keep_log` moves it."""
-
-  def __init__(self):
-    handle, self.path = tempfile.mkstemp(prefix='arxiv-run-', suffix='.log')
-    sys.stdout.flush()
-    sys.stderr.flush()
-    self.terminal: TextIO = os.fdopen(os.dup(1), 'w', buffering=1, encoding='utf-8')
-    self.errors: TextIO = os.fdopen(os.dup(2), 'w', buffering=1, encoding='utf-8')
-    os.dup2(handle, 1)
-    os.dup2(handle, 2)
-    os.close(handle)
-
-
-_diverted: Optional[_Diverted] = None
+_diverted: Optional[DivertedOutput] = None
 
 
 def divert_output(verbose: bool, keep_prints: bool = False) -> None:
@@ -57,10 +43,37 @@ def divert_output(verbose: bool, keep_prints: bool = False) -> None:
   global _diverted
   if verbose or _diverted is not None:
     return
-  _diverted = _Diverted()
+  _diverted = DivertedOutput()
   logging.captureWarnings(True)
   if keep_prints:
     sys.stdout = _diverted.terminal
+
+
+class _Redaction(logging.Filter):
+  """Replaces a secret in a record's message before any handler sees it."""
+
+  def __init__(self, secret: str):
+    super().__init__()
+    self.secret = secret
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    if self.secret in message:
+      record.msg, record.args = message.replace(self.secret, '<redacted>'), ()
+    return True
+
+
+def keep_out_of_logs(secret: str) -> None:
+  """No log line of this process shows `secret`, in the terminal or the run's log.
+
+  TFX's LocalDagRunner logs its ML Metadata connection config at INFO, a MySQL
+  password included, and the run keeps that log under <output root>/logs/. Its records
+  (and TensorFlow's, Beam's) go through absl's logger or the root logger, where a
+  filter sees each before its handlers do.
+  """
+  if secret:
+    for logger in (logging.getLogger(), logging.getLogger('absl')):
+      logger.addFilter(_Redaction(secret))
 
 
 def terminal() -> TextIO:

@@ -167,6 +167,8 @@ def parse_mysql(address: str) -> MysqlMetadata:
 def run(config: PipelineConfig) -> dict:
   """Runs the pipeline, then returns and writes its summary."""
   started = time.monotonic()
+  if config.mysql_metadata:
+    console.keep_out_of_logs(config.mysql_metadata.password())
   pipeline = create_pipeline(config,
                              metadata_connection_config=config.metadata_connection_config())
   run_options = tfx_pipeline.RunOptions(to_nodes=[config.stop_after]) if (

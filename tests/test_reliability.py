@@ -42,6 +42,41 @@ def test_a_missing_column_stops_the_run_naming_the_file(tmp_path):
   assert 'Traceback' not in completed.stderr
 
 
+def test_a_mysql_password_reaches_no_terminal_and_no_file(tmp_path):
+  """TFX logs its ML Metadata connection config, password included; the run redacts it.
+
+  Nothing listens on port 1, so the run fails at its first component, after the
+  config has been logged.
+  """
+  secret = 'fake-secret-4711'
+  data = write_csv(str(tmp_path / 'papers.csv'), sample_rows(100))
+  output_root = tmp_path / 'out'
+  completed = subprocess.run(
+      run_local_command(data, output_root, '--mysql', 'tfx@127.0.0.1:1/mlmd'),
+      capture_output=True, text=True, env={**os.environ, 'MLMD_MYSQL_PASSWORD': secret})
+  assert completed.returncode == 1
+  assert 'Failed to establish connection to Metadata storage' in completed.stderr
+  assert secret not in completed.stdout + completed.stderr
+  (log,) = glob.glob(str(output_root / 'logs' / '*.log'))
+  with open(log) as f:
+    assert 'Using connection config' in f.read()
+  for path in glob.glob(str(output_root / '**'), recursive=True):
+    if os.path.isfile(path):
+      with open(path, 'rb') as f:
+        assert secret.encode() not in f.read(), path
+
+
+def test_a_mysql_store_without_its_password_stops_the_run_saying_where_it_goes(tmp_path):
+  environment = {k: v for k, v in os.environ.items() if k != 'MLMD_MYSQL_PASSWORD'}
+  completed = subprocess.run(
+      run_local_command(write_csv(str(tmp_path / 'papers.csv'), sample_rows(100)),
+                        tmp_path / 'out', '--mysql', 'tfx@127.0.0.1:1/mlmd'),
+      capture_output=True, text=True, env=environment)
+  assert completed.returncode == 1
+  assert '$MLMD_MYSQL_PASSWORD is not set' in completed.stderr
+  assert 'Traceback' not in completed.stderr
+
+
 def test_runs_side_by_side_do_not_interfere_and_a_killed_one_completes_when_started_again(
     tmp_path):
   """Two runs start at once into different output roots; one is killed once it
