@@ -8,6 +8,7 @@ the Python clients above cost CPU the server would otherwise have) when it is
 installed. Every phase is bounded by a request count and a time limit.
 
     python -m benchmarks.serve [--serving-root DIR] [--requests 300] [--seconds 60]
+        [--server-flag=--no-enable-batching ...]
 """
 
 import argparse
@@ -37,11 +38,12 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def start_server(serving_root: str, port: int, max_batch_size: int) -> subprocess.Popen:
+def start_server(serving_root: str, port: int, max_batch_size: int,
+                 flags: List[str]) -> subprocess.Popen:
   """The server in a process of its own, once its status endpoint shows a model loaded."""
   process = subprocess.Popen(
       [sys.executable, '-m', 'serving.server', '--serving-root', serving_root, '--port',
-       str(port), '--max-batch-size', str(max_batch_size)],
+       str(port), '--max-batch-size', str(max_batch_size), *flags],
       cwd=REPOSITORY_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.monotonic() + 120
   while time.monotonic() < deadline:
@@ -165,6 +167,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser.add_argument('--batch-size', type=int, default=128)
   parser.add_argument('--batches', type=int, default=30)
   parser.add_argument('--seconds', type=float, default=60, help='time limit per phase')
+  parser.add_argument('--server-flag', action='append', default=[],
+                      help='a flag for the server, e.g. --server-flag=--no-enable-batching')
   parser.add_argument('--output', default=os.path.join(REPOSITORY_ROOT, 'outputs',
                                                        'bench_serve.json'))
   args = parser.parse_args(argv)
@@ -180,7 +184,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   batches = (batches * (args.batches // len(batches) + 1))[:args.batches]
 
   port = free_port()
-  server = start_server(args.serving_root, port, max_batch_size=args.batch_size)
+  server = start_server(args.serving_root, port, max_batch_size=args.batch_size,
+                        flags=args.server_flag)
   try:
     load(port, singles[:20], 1, args.seconds)  # Warm-up: traces and caches, not measured.
     batched = f'batches of {args.batch_size}, 2 clients'
@@ -215,7 +220,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   print('\n'.join(lines))
   os.makedirs(os.path.dirname(args.output), exist_ok=True)
   with open(args.output, 'w') as f:
-    json.dump({'serving_root': args.serving_root, 'results': results}, f, indent=2)
+    json.dump({'serving_root': args.serving_root, 'server_flags': args.server_flag,
+               'results': results}, f, indent=2)
   print(f'\nwritten to {args.output}')
   return 0
 

@@ -2,7 +2,7 @@
 
 Served where TF Serving serves its own (`/monitoring/prometheus/metrics`). Requests
 and their latency by endpoint and status, the connections refused at the cap, the
-model version serving, batch sizes, and what the model answers: how often each label
+model version serving, request and model-call batch sizes, and what the model answers: how often each label
 is suggested and how often the text is too short, unfamiliar or in an unsupported
 script, so that a change in what authors submit shows on a dashboard before anyone
 reads a complaint.
@@ -22,7 +22,7 @@ METHODS = ('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS')
 OTHER = 'other'
 INPUT_WARNINGS = (features.UNSUPPORTED_SCRIPT, features.TOO_SHORT, features.UNFAMILIAR)
 # Single abstracts are the common case; the server caps a batch (max_batch_size).
-_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Milliseconds to a minute: from one abstract's prediction to a large batch's.
 _LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
 
@@ -55,6 +55,10 @@ class ServerMetrics:
     self.batch_size = prometheus_client.Histogram(
         f'{_PREFIX}_batch_size', 'Inputs per predict request, by signature.', ['signature'],
         buckets=_BATCH_BUCKETS, **labels)
+    self.model_call_size = prometheus_client.Histogram(
+        f'{_PREFIX}_model_call_size',
+        'Inputs per model call, by signature: above the request sizes when batching merges '
+        'requests.', ['signature'], buckets=_BATCH_BUCKETS, **labels)
     self.suggested_labels = prometheus_client.Counter(
         f'{_PREFIX}_suggested_labels',
         'Abstracts for which a label reached its threshold, by label.', ['label'], **labels)
@@ -77,6 +81,9 @@ class ServerMetrics:
 
   def serving(self, version: Optional[int]) -> None:
     self.model_version.labels(self.model_name).set(version or 0)
+
+  def model_call(self, signature: str, inputs: int) -> None:
+    self.model_call_size.labels(signature).observe(inputs)
 
   def prediction(self, signature: str, batch_size: int, outputs: Dict[str, np.ndarray],
                  label_names) -> None:

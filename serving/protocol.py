@@ -76,6 +76,14 @@ def is_ascii_number(text: str) -> bool:
 class Limits:
   max_batch_size: int
   max_text_chars: int
+  # Signatures that take fewer inputs per request than max_batch_size: {name: most}.
+  signature_batch_sizes: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+  def for_signature(self, name: str) -> 'Limits':
+    """These limits, with the batch size that signature takes."""
+    return dataclasses.replace(
+        self, max_batch_size=min(self.max_batch_size,
+                                 self.signature_batch_sizes.get(name, self.max_batch_size)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +117,7 @@ def parse_predict(body: bytes, signatures: Mapping[str, Mapping[str, tf.TensorSp
     raise RequestError(400, 'the request needs exactly one of "instances" (row format) or '
                        '"inputs" (columnar format)')
   specs = signatures[signature_name]
+  limits = limits.for_signature(signature_name)
   row_format = 'instances' in request
   if row_format:
     columns = _instance_columns(request['instances'], specs, limits)
@@ -132,7 +141,7 @@ def _check_batch_size(count: int, limits: Limits) -> None:
     raise RequestError(400, 'the request holds no input')
   if count > limits.max_batch_size:
     raise RequestError(413, f'the request holds {count} inputs; at most '
-                       f'{limits.max_batch_size} per request')
+                       f'{limits.max_batch_size} per request to this signature')
 
 
 def _instance_columns(instances: Any, specs: Mapping[str, tf.TensorSpec],

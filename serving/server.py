@@ -20,22 +20,54 @@ The HTTP side is Tornado's server, so that no client can hold it: a request's he
 and its body each have a deadline, idle kept-alive connections are closed, at most
 `max_connections` are open (the next is answered 503 and closed), chunked bodies are
 read under the same size limit, and SIGTERM stops accepting, lets the requests in
-flight finish (up to `shutdown_seconds`), then exits. Predictions run on a thread
-pool, off the event loop. One JSON line per request goes to the `serving.access` log.
+flight finish (up to `shutdown_seconds`), then exits; a client that does not read its
+response within `write_seconds` is disconnected. POST bodies must be JSON by their
+Content-Type, and on loopback only local Host names are answered, so that web pages a
+user visits cannot drive the server. Predictions run on a thread pool, off the event
+loop; requests that arrive while the model is busy are merged into one call
+(serving/batching.py). One JSON line per request goes to the `serving.access` log.
 """
 
 import argparse
+import logging
+import sys
+
+from components.output_streams import DivertedOutput
+
+
+def _quiet_start() -> DivertedOutput:
+  """Points the process's output at the library log before TensorFlow is imported.
+
+  TensorFlow's start-up lines (its C++ logging writes to descriptor 2) and the Python
+  warnings libraries raise (Google's client libraries warn about the Python version)
+  go to the `--log-file` when one is given, else to a temporary file whose path the
+  first log line names; the server's own lines, `--help` and errors reach the terminal.
+  """
+  pre_parser = argparse.ArgumentParser(add_help=False)
+  pre_parser.add_argument('--log-file', default='')
+  diverted = DivertedOutput(pre_parser.parse_known_args()[0].log_file or None,
+                            prefix='arxiv-serving-libraries-')
+  sys.stdout, sys.stderr = diverted.terminal, diverted.errors
+  logging.captureWarnings(True)
+  warnings_log = logging.getLogger('py.warnings')
+  warnings_log.addHandler(logging.FileHandler(diverted.path))
+  warnings_log.propagate = False
+  return diverted
+
+
+# Run as `python -m serving.server`: quiet before the imports below load TensorFlow.
+_DIVERTED = _quiet_start() if __name__ == '__main__' else None
+
+# pylint: disable=wrong-import-position
 import asyncio
 import concurrent.futures
 import dataclasses
 import json
-import logging
 import secrets
 import signal
-import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import tensorflow as tf
 import tornado.httpserver
@@ -47,6 +79,7 @@ import tornado.web
 
 from components import features
 from components import paths
+from serving import batching
 from serving import metrics as metrics_lib
 from serving import page
 from serving import protocol
@@ -57,45 +90,95 @@ access_log = logging.getLogger('serving.access')
 # How much of an over-limit body is read and dropped before the answer (see _Handler).
 _DRAIN_FACTOR = 4
 METRICS_PATH = '/monitoring/prometheus/metrics'
+# Host names that reach a server listening on loopback, as Tornado reads the Host
+# header (lower case, port dropped).
+LOOPBACK_HOSTS = frozenset({'localhost', '127.0.0.1', '::1', '[::1]'})
+
+
+def _setting(default: Any, help: str) -> Any:  # pylint: disable=redefined-builtin
+  """A ServerSettings field with the line `--help` shows for its flag."""
+  return dataclasses.field(default=default, metadata={'help': help})
 
 
 @dataclasses.dataclass(frozen=True)
 class ServerSettings:
-  """Where the model comes from, where the server listens, and what it accepts."""
-  serving_root: str = paths.DEFAULT_SERVING_ROOT
-  model_name: str = paths.PIPELINE_NAME
-  host: str = '127.0.0.1'  # Loopback unless told otherwise.
-  port: int = 8501  # TF Serving's REST port.
-  max_body_bytes: int = 1 << 20
-  max_abstract_chars: int = 20_000  # Real abstracts stop at 1,920 characters (arXiv's limit).
-  max_batch_size: int = 256
-  poll_seconds: float = 5.0
-  # A request's headers must arrive within `header_seconds` of the connection's start
-  # or of the previous response (so an idle kept-alive connection closes then), and
-  # its body within `body_seconds` of its headers.
-  header_seconds: float = 10.0
-  body_seconds: float = 30.0
-  max_connections: int = 256
-  # Model calls at once. TensorFlow releases the GIL during a call, so more threads than
-  # cores keep the cores busy while other threads parse requests and encode answers.
-  prediction_threads: int = 8
-  shutdown_seconds: float = 10.0  # On SIGTERM: how long requests in flight may finish.
-  # Where `main` writes the access lines (one JSON object per request) and the load,
-  # reload and stop lines: this file, appended to, or stderr when ''.
-  log_file: str = ''
+  """Where the model comes from, where the server listens, and what it accepts.
+
+  Each field is a flag of `python -m serving.server` (`--max-batch-size` for
+  `max_batch_size`), with its help line here.
+  """
+  serving_root: str = _setting(paths.DEFAULT_SERVING_ROOT,
+                               'where the Pusher publishes numbered versions; the newest is served')
+  model_name: str = _setting(paths.PIPELINE_NAME, 'the model name in the URL')
+  host: str = _setting('127.0.0.1', 'address to listen on (loopback unless told otherwise)')
+  port: int = _setting(8501, 'port to listen on (TF Serving\'s REST port; 0: any free one)')
+  # A batch of 1,024 real abstracts is about 2.2 MB of JSON (arXiv caps an abstract
+  # at 1,920 characters), more with escapes: 4 MiB lets it through.
+  max_body_bytes: int = _setting(4 << 20, 'largest request body, counted after gzip '
+                                 'inflation; larger is answered 413')
+  max_abstract_chars: int = _setting(20_000, 'longest abstract or title (arXiv stops at '
+                                     '1,920 characters)')
+  max_batch_size: int = _setting(1024, 'most inputs per predict request, and per merged '
+                                 'model call when batching')
+  # The explain signature's gradients take about 2.2 MB per input (measured:
+  # docs/serving.md), ten times serving_default's.
+  explain_max_batch_size: int = _setting(
+      64, 'most inputs per request (and merged call) to the explain signature, whose '
+      'gradients take memory per input')
+  enable_batching: bool = _setting(
+      True, 'merge predict requests that wait for a model call into one call, as TF '
+      'Serving\'s --enable_batching')
+  # Measured (docs/serving.md): 8 clients gain most from 1-2 ms; a lone client never
+  # waits (no other call runs then).
+  batch_timeout_ms: float = _setting(
+      1.0, 'with batching: how long a model call that is not full waits for more requests '
+      'while another call runs (TF Serving\'s batch_timeout_micros)')
+  # TensorFlow spreads each call over the cores itself; more calls at once than cores
+  # leave none waiting to be merged.
+  prediction_threads: int = _setting(2, 'model calls at once')
+  poll_seconds: float = _setting(5.0, 'how often to look for a newly pushed version')
+  header_seconds: float = _setting(10.0, 'deadline for a request\'s headers, from the '
+                                   'connection\'s start or the previous response (idle '
+                                   'keep-alive connections close then)')
+  body_seconds: float = _setting(30.0, 'deadline for a request\'s body, from its headers')
+  write_seconds: float = _setting(30.0, 'deadline for a client to take a response; one that '
+                                  'does not read is disconnected')
+  max_connections: int = _setting(256, 'open connections; more are answered 503 and closed')
+  allowed_hosts: Tuple[str, ...] = _setting(
+      (), 'Host header names answered (comma-separated; others get 400). Default: '
+      'localhost, 127.0.0.1 and ::1 when listening on loopback (no DNS rebinding), '
+      'any otherwise')
+  shutdown_seconds: float = _setting(10.0, 'on SIGTERM, how long requests in flight may '
+                                     'finish')
+  log_file: str = _setting('', 'append the access lines (one JSON object per request) and '
+                           'the load, reload and stop lines to this file; stderr if unset')
 
   def __post_init__(self):
-    for name in ('max_body_bytes', 'max_abstract_chars', 'max_batch_size', 'max_connections',
-                 'prediction_threads'):
+    for name in ('max_body_bytes', 'max_abstract_chars', 'max_batch_size',
+                 'explain_max_batch_size', 'max_connections', 'prediction_threads'):
       if getattr(self, name) < 1:
         raise ValueError(f'ServerSettings.{name} must be at least 1, got {getattr(self, name)}')
-    for name in ('poll_seconds', 'header_seconds', 'body_seconds', 'shutdown_seconds'):
+    for name in ('poll_seconds', 'header_seconds', 'body_seconds', 'write_seconds',
+                 'shutdown_seconds'):
       if not getattr(self, name) > 0:
         raise ValueError(f'ServerSettings.{name} must be above 0, got {getattr(self, name)}')
+    if self.batch_timeout_ms < 0:
+      raise ValueError(f'ServerSettings.batch_timeout_ms must be 0 or more, got '
+                       f'{self.batch_timeout_ms}')
 
   @property
   def limits(self) -> protocol.Limits:
-    return protocol.Limits(self.max_batch_size, self.max_abstract_chars)
+    return protocol.Limits(self.max_batch_size, self.max_abstract_chars,
+                           {features.EXPLAIN_SIGNATURE: self.explain_max_batch_size})
+
+  @property
+  def hosts(self) -> Optional[FrozenSet[str]]:
+    """The Host names answered (lower case, no port), or None for any."""
+    if self.allowed_hosts:
+      return frozenset(host.lower() for host in self.allowed_hosts)
+    if self.host in LOOPBACK_HOSTS:
+      return LOOPBACK_HOSTS
+    return None
 
 
 class ModelManager:
@@ -114,20 +197,30 @@ class ModelManager:
       return self._current
 
   def refresh(self) -> None:
-    """Loads the newest version if it is not the one serving and has not failed before."""
+    """Loads the newest version if it is not the one serving and has not failed before.
+
+    Runs on the loader thread while request handlers read `current` and `versions()`:
+    what they read is changed under the lock.
+    """
     versions = paths.versions(self.serving_root)
     current = self.current
-    if not versions or (current and current[0] == versions[-1]) or versions[-1] in self._failed:
+    with self._lock:
+      failed_before = bool(versions) and versions[-1] in self._failed
+    if not versions or (current and current[0] == versions[-1]) or failed_before:
       return
     version = versions[-1]
     try:
       predictor = Predictor(paths.version_dir(self.serving_root, version))
     except Exception as error:  # pylint: disable=broad-except
-      # Whatever broke the load, the previous version keeps serving.
-      self._failed[version] = f'{type(error).__name__}: {error}'.splitlines()[0]
+      # Whatever broke the load, the previous version keeps serving. The log has the
+      # whole reason; clients see its type only, not the server's paths.
+      with self._lock:
+        self._failed[version] = (f'{type(error).__name__}: the version did not load; the '
+                                 'server log says why')
       self._metrics.model_load_failures.labels(self._metrics.model_name).inc()
       logging.error('version %d under %s did not load, still serving %s: %s', version,
-                    self.serving_root, current and current[0], self._failed[version])
+                    self.serving_root, current and current[0],
+                    f'{type(error).__name__}: {error}'.splitlines()[0])
       return
     with self._lock:
       self._current = (version, predictor)
@@ -136,9 +229,10 @@ class ModelManager:
 
   def versions(self) -> List[Dict[str, Any]]:
     """Every version's state, as TF Serving's GetModelStatus lists them."""
-    current = self.current
+    with self._lock:
+      current, failed = self._current, sorted(self._failed.items(), reverse=True)
     states = [protocol.version_status(version, 'END', 'UNKNOWN', message)
-              for version, message in sorted(self._failed.items(), reverse=True)]
+              for version, message in failed]
     if current:
       states.insert(0, protocol.version_status(current[0], 'AVAILABLE', 'OK', ''))
     return states
@@ -178,6 +272,13 @@ class _Handler(tornado.web.RequestHandler):
     self.clear_header('Server')
 
   def prepare(self):
+    hosts = self.server.settings.hosts
+    if hosts is not None and self.request.host_name not in hosts:
+      # A page from elsewhere that rebinds its DNS name to this address reaches a
+      # loopback server with its own name as Host.
+      raise RequestError(400, f'Host {protocol.shorten(self.request.host_name)!r} is not '
+                         f'one this server answers to: {", ".join(sorted(hosts))} '
+                         '(--allowed-hosts)')
     length = self.request.headers.get('Content-Length', '0')
     if not protocol.is_ascii_number(length):
       raise RequestError(400, f'Content-Length {protocol.shorten(length)!r} is not a number')
@@ -190,6 +291,13 @@ class _Handler(tornado.web.RequestHandler):
       raise RequestError(405, f'{self.request.method} is not allowed on '
                          f'{protocol.shorten(self.request.path)}; use '
                          f'{" or ".join(self.allowed_methods)}')
+    if self.request.method == 'POST':
+      # A web page can make a visitor's browser POST a form or text/plain to a server
+      # on their machine without asking it first; JSON it cannot, without CORS.
+      content_type = self.request.headers.get('Content-Type', '')
+      if content_type.split(';')[0].strip().lower() != 'application/json':
+        raise RequestError(415, f'Content-Type {protocol.shorten(content_type)!r} is not '
+                           'application/json (curl: -H "Content-Type: application/json")')
 
   def data_received(self, chunk: bytes):
     self.received_bytes += len(chunk)
@@ -218,6 +326,18 @@ class _Handler(tornado.web.RequestHandler):
     self.set_status(status)
     self.set_header('Content-Type', 'application/json')
     self.finish(json.dumps(body).encode('utf-8'))
+
+  def finish(self, chunk: Any = None) -> 'asyncio.Future[None]':
+    """Tornado's finish, with a deadline for the client to take the response: a client
+    that sends requests and never reads them would otherwise hold its connection."""
+    written = super().finish(chunk)
+    if not written.done():
+      stream = self.request.connection.stream
+      timer = tornado.ioloop.IOLoop.current().call_later(
+          self.server.settings.write_seconds, stream.close)
+      written.add_done_callback(
+          lambda _: tornado.ioloop.IOLoop.current().remove_timeout(timer))
+    return written
 
   def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
     error = kwargs.get('exc_info', (None, None))[1]
@@ -274,8 +394,8 @@ class ModelHandler(_Handler):
                                      self.server.settings.limits)
     self.batch_size = request.batch_size  # pylint: disable=attribute-defined-outside-init
     try:
-      outputs = await asyncio.get_running_loop().run_in_executor(
-          self.server.prediction_pool, predictor.run, request.signature_name, request.inputs)
+      outputs = await self.server.batcher.run(predictor, request.signature_name,
+                                              request.inputs)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
       # The values did not fit the signature (e.g. bytes that are no tf.Example).
       raise RequestError(400, f'the inputs do not fit signature {request.signature_name!r}: '
@@ -289,8 +409,8 @@ class ModelHandler(_Handler):
   def _model(self) -> Tuple[int, Predictor]:
     current = self.server.models.current
     if current is None:
-      raise RequestError(503, 'no model version is loaded yet from '
-                         f'{self.server.settings.serving_root}')
+      raise RequestError(503, 'no model version is loaded yet (the server log says from '
+                         'where)')
     version = self.model_path.version
     if version is not None and version != current[0]:
       raise RequestError(404, f'version {version} of model {self.model_path.name!r} is not '
@@ -374,8 +494,11 @@ class PredictionServer:
     self.metrics = metrics_lib.ServerMetrics(settings.model_name)
     self.models = ModelManager(settings.serving_root, self.metrics)
     self.models.refresh()
-    self.prediction_pool = concurrent.futures.ThreadPoolExecutor(
-        settings.prediction_threads, thread_name_prefix='predict')
+    self.batcher = batching.Batcher(
+        settings.prediction_threads,
+        lambda signature: settings.limits.for_signature(signature).max_batch_size,
+        settings.batch_timeout_ms / 1000, merge=settings.enable_batching,
+        on_call=self.metrics.model_call)
     self._loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='load')
     self.application = tornado.web.Application(
         [(r'/', PageHandler, {'server': self}),
@@ -462,16 +585,31 @@ class PredictionServer:
       self._loop.call_soon_threadsafe(self._stopped.set)
     if self._thread:
       self._thread.join(self.settings.shutdown_seconds + 10)
-    self.prediction_pool.shutdown(wait=False)
+    self.batcher.shutdown()
     self._loader.shutdown(wait=False)
 
 
+def _comma_separated(text: str) -> Tuple[str, ...]:
+  return tuple(item.strip() for item in text.split(',') if item.strip())
+
+
 def parse_settings(argv: Optional[List[str]] = None) -> ServerSettings:
+  """ServerSettings from the command line: a flag per field, with its help line."""
   defaults = ServerSettings()
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(
+      description=__doc__.splitlines()[0],
+      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   for field in dataclasses.fields(ServerSettings):
-    parser.add_argument('--' + field.name.replace('_', '-'), type=field.type,
-                        default=getattr(defaults, field.name))
+    flag = '--' + field.name.replace('_', '-')
+    default = getattr(defaults, field.name)
+    if field.type is bool:
+      parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                          help=field.metadata['help'])
+    elif field.type == Tuple[str, ...]:
+      parser.add_argument(flag, type=_comma_separated, default=default,
+                          metavar='NAME[,NAME...]', help=field.metadata['help'])
+    else:
+      parser.add_argument(flag, type=field.type, default=default, help=field.metadata['help'])
   try:
     return ServerSettings(**vars(parser.parse_args(argv)))
   except ValueError as error:
@@ -482,8 +620,12 @@ def main(argv: Optional[List[str]] = None) -> int:
   settings = parse_settings(argv)
   # force: importing TensorFlow has already given the root logger a handler, at
   # WARNING, and without it basicConfig would leave that in place: no access log.
+  # To the terminal's stderr (sys.stderr, kept when the descriptors were diverted).
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
-                      filename=settings.log_file or None, force=True)
+                      force=True, **({'filename': settings.log_file} if settings.log_file
+                                     else {'stream': sys.stderr}))
+  if _DIVERTED is not None and not settings.log_file:
+    logging.info('library notices (TensorFlow\'s, Python warnings): %s', _DIVERTED.path)
   server = PredictionServer(settings).start()
   current = server.models.current
   print(f'serving {settings.model_name!r} ' +

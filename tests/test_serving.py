@@ -8,6 +8,7 @@ request rules themselves are tested without a server in test_serving_protocol.py
 
 import base64
 import contextlib
+import dataclasses
 import gzip
 import http.client
 import json
@@ -15,6 +16,7 @@ import logging
 import os
 import shutil
 import random
+import re
 import signal
 import socket
 import string
@@ -23,6 +25,8 @@ import sys
 import threading
 import time
 
+import hypothesis
+from hypothesis import strategies as st
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -38,7 +42,7 @@ from pipeline.config import REPOSITORY_ROOT
 from serving.predictor import WARNING_TEXTS, Predictor
 from serving.server import METRICS_PATH, ServerSettings
 from tests.conftest import (GERMAN, LANGUAGE, MODEL, NO_EVIDENCE, SHORT, VISION,
-                            serving_root_copy, start_server)
+                            sample_rows, serving_root_copy, start_server)
 
 PREDICT = f'/v1/models/{MODEL}:predict'
 
@@ -51,11 +55,14 @@ def server(first_run, tmp_path_factory):
 
 
 def call(server, method, path, body=None, headers=None):
-  """(status, headers, decoded JSON or text) of one request on a fresh connection."""
+  """(status, headers, decoded JSON or text) of one request on a fresh connection; a
+  POST says its body is JSON unless `headers` say otherwise."""
   connection = http.client.HTTPConnection(*server.server_address, timeout=60)
   if isinstance(body, (dict, list)):
     body = json.dumps(body)
-  connection.request(method, path, body=body, headers=headers or {})
+  if headers is None:
+    headers = {'Content-Type': 'application/json'} if method == 'POST' else {}
+  connection.request(method, path, body=body, headers=headers)
   response = connection.getresponse()
   payload = response.read().decode('utf-8')
   connection.close()
@@ -284,6 +291,50 @@ def test_unknown_models_paths_and_methods_get_json_errors(server, method, path, 
     assert response.getheader('Allow') in ('GET', 'POST')
 
 
+@pytest.mark.parametrize('content_type, status', [
+    (None, 415), ('text/plain', 415), ('application/x-www-form-urlencoded', 415),
+    ('multipart/form-data; boundary=x', 415), ('application/json; charset=utf-8', 200),
+    ('Application/JSON', 200)])
+def test_a_post_must_say_its_body_is_json(server, content_type, status):
+  """The three types a web page may POST to another origin without asking it first,
+  and none, are refused: a page a user visits cannot drive their local server."""
+  got, _, answer = call(server, 'POST', PREDICT, {'instances': [{'abstract': VISION}]},
+                        headers={'Content-Type': content_type} if content_type else {})
+  assert got == status
+  if status == 415:
+    assert 'is not application/json' in answer['error']
+
+
+@pytest.mark.parametrize('host, status', [
+    ('localhost', 200), ('LOCALHOST:8501', 200), ('127.0.0.1:1', 200), ('[::1]:8501', 200),
+    ('attacker.example', 400), ('attacker.example:8501', 400), ('127.0.0.2', 400)])
+def test_on_loopback_only_local_host_names_are_answered(server, host, status):
+  """A page whose DNS name is rebound to 127.0.0.1 sends its own name as Host."""
+  got, _, answer = call(server, 'GET', f'/v1/models/{MODEL}', headers={'Host': host})
+  assert got == status
+  if status == 400:
+    assert 'is not one this server answers to' in answer['error']
+
+
+def test_the_host_allow_list_applies_where_it_is_set():
+  assert ServerSettings(host='0.0.0.0').hosts is None  # Any, as TF Serving.
+  assert ServerSettings(host='0.0.0.0', allowed_hosts=('Models.example',)).hosts == {
+      'models.example'}
+  assert 'localhost' in ServerSettings().hosts
+
+
+def test_help_has_a_line_for_every_flag(capsys):
+  from serving.server import parse_settings  # pylint: disable=g-import-not-at-top
+  with pytest.raises(SystemExit):
+    parse_settings(['--help'])
+  text = ' '.join(capsys.readouterr().out.split())
+  for field in dataclasses.fields(ServerSettings):
+    flag = '--' + field.name.replace('_', '-')
+    assert f'{flag} ' in text and ' '.join(field.metadata['help'].split()) in text, flag
+  assert parse_settings(['--no-enable-batching', '--allowed-hosts', 'a.example, b']) == \
+      ServerSettings(enable_batching=False, allowed_hosts=('a.example', 'b'))
+
+
 def test_head_gets_405_and_no_body(server):
   status, response, body = call(server, 'HEAD', f'/v1/models/{MODEL}')
   assert status == 405 and response.getheader('Allow') == 'GET' and body == ''
@@ -339,9 +390,10 @@ def strict_server(first_run, tmp_path_factory):
 
 
 @pytest.mark.parametrize('sent', [
-    b'GET / HTTP/1.1\r\nHost: x\r\n',  # Headers never finished (slowloris).
+    b'GET / HTTP/1.1\r\nHost: localhost\r\n',  # Headers never finished (slowloris).
     # A body shorter than its Content-Length.
-    b'POST ' + PREDICT.encode() + b' HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"in',
+    b'POST ' + PREDICT.encode() + b' HTTP/1.1\r\nHost: localhost\r\n'
+    b'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"in',
     b'',  # Connected, said nothing.
 ])
 def test_a_slow_client_is_cut_off_at_its_deadline(strict_server, sent):
@@ -358,7 +410,7 @@ def capped_server(first_run, tmp_path_factory):
   """Few connections, with a header deadline long enough that idle connections stay
   open while the test fills the cap, however busy the machine is."""
   server = start_server(serving_root_copy(first_run, tmp_path_factory.mktemp('capped')),
-                        header_seconds=30, max_connections=4)
+                        header_seconds=30, max_connections=4, write_seconds=1)
   yield server
   server.stop()
 
@@ -461,6 +513,19 @@ def test_odd_methods_cannot_grow_the_metrics(server):
       'arxiv_serving_requests_total', {}).items() if ('method', 'other') in labels) == 1501
 
 
+def test_a_client_that_does_not_read_is_cut_off_at_the_write_deadline(capped_server):
+  """Pipelined requests whose answers are never read fill the socket buffers; the
+  server closes the connection `write_seconds` later (its header deadline is 30 s)."""
+  with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(capped_server.server_address)
+    sock.sendall(b'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' * 2000)  # The portal page.
+    started = time.monotonic()
+    _wait_for(lambda: capped_server.open_connections == 0, seconds=20)
+    assert time.monotonic() - started < 10
+  assert call(capped_server, 'GET', f'/v1/models/{MODEL}')[0] == 200
+
+
 def test_event_counters_start_at_zero(server):
   samples = scrape(server)
   assert samples['arxiv_serving_model_load_failures_total'] == {(('model', MODEL),): 0.0}
@@ -494,6 +559,13 @@ def test_started_as_documented_it_logs_loads_requests_and_stopping(first_run, tm
       ('GET', f'/v1/models/{MODEL}', 200)]
   assert 'INFO stopping: finishing the requests in flight' in log
   assert process.returncode == 0
+  # Nothing but the server's own lines: TensorFlow's start-up notices and the
+  # libraries' warnings went to the file the first line names.
+  assert all(re.match(r'\d{4}-\d\d-\d\d [\d:,]+ INFO ', line) for line in lines), log[:3000]
+  library_log = re.search(r'INFO library notices .*: (\S+)$', lines[0]).group(1)
+  with open(library_log) as f:
+    assert 'FutureWarning' in f.read()
+  os.remove(library_log)
 
 
 def test_every_request_is_one_json_line_in_the_access_log(server, caplog):
@@ -553,7 +625,8 @@ def test_a_newer_push_is_served_and_a_broken_one_is_not(first_run, tmp_path):
     states = call(server, 'GET', f'/v1/models/{MODEL}')[2]['model_version_status']
     assert [(s['version'], s['state']) for s in states] == [(newer, 'AVAILABLE'),
                                                              (str(int(first) + 2), 'END')]
-    assert states[1]['status']['error_message']
+    message = states[1]['status']['error_message']
+    assert message.endswith('the server log says why') and '/' not in message  # No paths.
     status, response, _ = call(server, 'POST', PREDICT, {'instances': [{'abstract': VISION}]})
     assert status == 200 and response.getheader('X-Model-Version') == newer
     assert scrape(server)['arxiv_serving_model_load_failures_total'][(('model', MODEL),)] == 1
@@ -567,6 +640,7 @@ def test_without_a_model_it_answers_503_until_one_is_pushed(first_run, tmp_path)
   try:
     status, answer = predict(server, {'instances': [{'abstract': VISION}]})
     assert status == 503 and 'no model version is loaded' in answer['error']
+    assert '/' not in answer['error']  # The server's paths stay in its log.
     shutil.copytree(first_run['pushed_model_path'], os.path.join(root, '7'))
     _wait_for(lambda: server.models.current is not None)
     assert predict(server, {'instances': [{'abstract': VISION}]})[0] == 200
@@ -579,3 +653,112 @@ def _wait_for(condition, seconds=60):
   while not condition():
     assert time.monotonic() < deadline, 'timed out'
     time.sleep(0.1)
+
+
+def test_default_limits_take_a_batch_of_1000_abstracts_and_explain_fewer(first_run, tmp_path):
+  limits = {name: getattr(ServerSettings(), name) for name in (
+      'max_body_bytes', 'max_abstract_chars', 'max_batch_size', 'explain_max_batch_size')}
+  server = start_server(serving_root_copy(first_run, tmp_path), **limits)
+  try:
+    papers = [{'title': row[0], 'abstract': row[1]} for row in sample_rows(1000)]
+    status, body = predict(server, {'instances': papers})
+    assert status == 200 and len(body['predictions']) == 1000
+    status, body = predict(server, {'signature_name': features.EXPLAIN_SIGNATURE,
+                                    'instances': papers[:limits['explain_max_batch_size'] + 1]})
+    assert status == 413 and f'at most {limits["explain_max_batch_size"]} per request' in \
+        body['error']
+  finally:
+    server.stop()
+
+
+def test_concurrent_requests_share_a_model_call_and_get_their_own_answers(first_run, tmp_path):
+  """One model call at a time, held while five more requests arrive: they go as one
+  call of five, and each answer is what the abstract alone gets."""
+  server = start_server(serving_root_copy(first_run, tmp_path), prediction_threads=1)
+  try:
+    abstracts = [row[1] for row in sample_rows(6)]
+    alone = [predict(server, {'instances': [{'abstract': a}]})[1]['predictions'][0]
+             for a in abstracts]
+    predictor = server.models.current[1]
+    original, calls, release = predictor.run, [], threading.Event()
+
+    def held_run(signature, inputs):
+      calls.append(len(inputs[features.ABSTRACT_KEY]))
+      if len(calls) == 1:
+        release.wait(30)
+      return original(signature, inputs)
+
+    predictor.run = held_run
+    answers = [None] * 6
+
+    def client(i):
+      answers[i] = predict(server, {'instances': [{'abstract': abstracts[i]}]})
+
+    threads = [threading.Thread(target=client, args=(0,))]
+    threads[0].start()
+    _wait_for(lambda: calls == [1])
+    threads += [threading.Thread(target=client, args=(i,)) for i in range(1, 6)]
+    for thread in threads[1:]:
+      thread.start()
+    _wait_for(lambda: len(server.batcher._queue) == 5)  # pylint: disable=protected-access
+    release.set()
+    for thread in threads:
+      thread.join(60)
+    assert calls == [1, 5]
+    for (status, body), expected in zip(answers, alone):
+      assert status == 200
+      assert body['predictions'][0][features.PREDICTED_KEY] == expected[features.PREDICTED_KEY]
+      assert max(abs(p - q) for p, q in zip(body['predictions'][0][features.PROBABILITIES_KEY],
+                                           expected[features.PROBABILITIES_KEY])) < 1e-5
+    call_sizes = scrape(server)['arxiv_serving_model_call_size_sum']
+    assert call_sizes[(('signature', features.SERVING_SIGNATURE),)] == 6 + 6
+  finally:
+    server.stop()
+
+
+# Requests for the fuzz test below: TF Serving-shaped JSON with random parts, random
+# JSON, random bytes, and byte-level mutations of all of these.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) |
+    st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12)
+_TEXT = (st.sampled_from([VISION, SHORT, '', ' ', '\udc00']) | st.text(max_size=40) |
+         st.fixed_dictionaries({'b64': st.sampled_from(['', '!!', 'Zm9v']) |
+                                st.text(max_size=12)}) | _JSON)
+_INSTANCE = st.dictionaries(st.sampled_from(['abstract', 'title', 'examples', 'x']), _TEXT,
+                            max_size=3) | _TEXT
+_REQUEST = st.dictionaries(
+    st.sampled_from(['instances', 'inputs', 'signature_name', 'x']),
+    st.lists(_INSTANCE, max_size=4) | st.dictionaries(
+        st.sampled_from(['abstract', 'title', 'examples']), st.lists(_TEXT, max_size=3) |
+        _TEXT, max_size=3) | st.sampled_from([
+            features.SERVING_SIGNATURE, features.EXPLAIN_SIGNATURE, features.EXAMPLES_SIGNATURE,
+            features.LABELS_SIGNATURE, features.TRANSFORM_SIGNATURE, '']) | _JSON,
+    max_size=3)
+
+
+def _mutated(body: bytes, at: int, cut: int, insert: bytes) -> bytes:
+  at = at % (len(body) + 1)
+  return body[:at] + insert + body[at + cut:]
+
+
+_BODY = st.one_of(
+    _REQUEST.map(lambda request: json.dumps(request).encode('utf-8', 'surrogatepass')),
+    _JSON.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=64))
+_BODY = _BODY | st.builds(_mutated, _BODY, st.integers(0, 1000), st.integers(0, 3),
+                          st.binary(max_size=3))
+
+
+@hypothesis.settings(max_examples=400, deadline=None, derandomize=True,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(body=_BODY, gzipped=st.booleans())
+def test_no_request_body_gets_a_5xx(server, body, gzipped):
+  """Whatever the body, the answer is a 200 or a 4xx that says what is wrong in JSON."""
+  headers = {'Content-Type': 'application/json'}
+  if gzipped:
+    body, headers['Content-Encoding'] = gzip.compress(body), 'gzip'
+  status, _, answer = call(server, 'POST', PREDICT, body, headers=headers)
+  assert status == 200 or (400 <= status < 500 and answer['error']), (status, answer)

@@ -194,3 +194,16 @@ def test_rows_need_every_output_per_input():
   outputs = {'labels': np.array([b'a', b'b', b'c'], object)}
   with pytest.raises(RequestError, match='ask in the columnar format'):
     protocol.predict_response(outputs, row_format=True, batch_size=1)
+
+
+def test_a_signature_can_take_fewer_inputs_per_request_than_the_others():
+  limits = Limits(max_batch_size=4, max_text_chars=100,
+                  signature_batch_sizes={features.EXPLAIN_SIGNATURE: 2})
+  three = [{'abstract': 'a b'}] * 3
+  with pytest.raises(RequestError) as refused:
+    protocol.parse_predict(json.dumps({'signature_name': features.EXPLAIN_SIGNATURE,
+                                       'instances': three}).encode(), SIGNATURES, limits)
+  assert refused.value.status == 413
+  assert 'at most 2 per request to this signature' in str(refused.value)
+  assert protocol.parse_predict(json.dumps({'instances': three}).encode(), SIGNATURES,
+                                limits).batch_size == 3
