@@ -7,7 +7,7 @@
 FROM apache/beam_python3.10_sdk:2.62.0 AS beam
 
 # Builder: wheels of the few runtime dependencies PyPI has only as source.
-FROM python:3.10.13-slim-bookworm AS builder
+FROM python:3.10.20-slim-bookworm AS builder
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends g++=4:12.2.0-3 \
     && rm -rf /var/lib/apt/lists/*
@@ -16,7 +16,7 @@ COPY requirements-runtime.lock ./
 COPY tools/image/ tools/image/
 RUN tools/image/build_wheels.sh python /wheels
 
-FROM python:3.10.13-slim-bookworm
+FROM python:3.10.20-slim-bookworm
 
 # RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT: Beam's boot runs the worker in this Python
 # instead of creating a virtual environment under /opt/apache/beam-venv, which the

