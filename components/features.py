@@ -5,6 +5,9 @@ CSV_TITLE_COLUMN = 'titles'
 CSV_ABSTRACT_COLUMN = 'summaries'
 CSV_TERMS_COLUMN = 'terms'
 CSV_REQUIRED_COLUMNS = (CSV_TITLE_COLUMN, CSV_ABSTRACT_COLUMN, CSV_TERMS_COLUMN)
+# The monthly files' fourth column (pipeline/arxiv_papers.py writes it); the pipeline
+# does not read it.
+CSV_ARXIV_ID_COLUMN = 'arxiv_id'
 
 # Raw features of the tf.Examples that ExampleGen writes.
 TITLE_KEY = 'title'

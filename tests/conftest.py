@@ -104,6 +104,17 @@ def run_local_command(data, output_root, *flags):
           *SMALL, *flags]
 
 
+def papers_example_gen_keeps(path):
+  """(title, abstract, labels) of each record the pipeline's ExampleGen keeps from a
+  gzip-compressed CSV, failing on any record it would drop."""
+  # pylint: disable=g-import-not-at-top
+  from components.example_gen import records
+  with gzip.open(path, 'rb') as f:
+    read = list(records.read_csv_records(path, records.text_lines(f)))
+  assert [r for r in read if not isinstance(r, records.Paper)] == []
+  return [(paper.title, paper.abstract, paper.labels) for paper in read]
+
+
 def summary_of(output_root):
   """The run summary a run wrote under `output_root`."""
   with open(os.path.join(output_root, 'run_summary.json')) as f:
