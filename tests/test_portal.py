@@ -7,6 +7,7 @@ Content-Security-Policy violation would be one), and the policy itself. Screensh
 of each width are written next to the test's files.
 """
 
+import collections
 import http.client
 import re
 import time
@@ -17,7 +18,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from components import features
-from serving.categories import display_names
+from serving.categories import CATEGORY_NAMES, display_names
 from tests.conftest import (LANGUAGE, NO_EVIDENCE, SHORT, VISION, serving_root_copy,
                             start_server)
 
@@ -235,6 +236,21 @@ def test_accessible_names_and_categories_people_can_tell_apart(server, browser):
   assert len(set(names.values())) == len(names)
   # The explain signature the page asks for is the one the model exports.
   assert features.EXPLAIN_SIGNATURE in browser.page_source
+
+
+def test_the_portal_names_every_current_arxiv_category():
+  """arxiv.org/category_taxonomy: 155 categories in 20 archives (aliases such as
+  math.MP / math-ph listed under both)."""
+  per_archive = collections.Counter(label.split('.')[0] for label in CATEGORY_NAMES)
+  assert per_archive == {
+      'astro-ph': 6, 'cond-mat': 9, 'cs': 40, 'econ': 3, 'eess': 4, 'gr-qc': 1,
+      'hep-ex': 1, 'hep-lat': 1, 'hep-ph': 1, 'hep-th': 1, 'math': 32, 'math-ph': 1,
+      'nlin': 5, 'nucl-ex': 1, 'nucl-th': 1, 'physics': 22, 'q-bio': 10, 'q-fin': 9,
+      'quant-ph': 1, 'stat': 6}
+  names = display_names()
+  assert names['math.KT'] == 'K-Theory and Homology (Mathematics)'
+  assert names['hep-th'] == 'High Energy Physics - Theory'
+  assert len(set(names.values())) == len(names) == 155
 
 
 def test_the_page_admits_only_its_own_nonced_script_and_style(tmp_path):
