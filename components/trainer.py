@@ -52,43 +52,68 @@ class InMemorySplit:
 
 def load_split(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
                tf_transform_output: tft.TFTransformOutput, num_labels: int) -> InMemorySplit:
-  """Reads a split of transformed examples once, in a canonical order."""
+  """Reads a split of transformed examples once, in a canonical order.
+
+  Each batch becomes compact arrays at once (its n-grams' ids and weights, each
+  example's n-gram count, its labels), and the split is assembled once, already in
+  order. Keeping the batches as TensorFlow's sparse and ragged tensors, then
+  concatenating and reordering them, held about five times the split's size at its
+  peak (docs/quality.md, the scale benchmark).
+  """
   dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False),
       tf_transform_output.transformed_metadata.schema)
-  ids, weights, labels, spans = [], [], [], []
+  ids, weights, lengths, labels, spans = [], [], [], [], []
   for batch in dataset:
-    ids.append(tf.RaggedTensor.from_sparse(batch[features.NGRAM_IDS_KEY]))
-    weights.append(tf.RaggedTensor.from_sparse(batch[features.NGRAM_WEIGHTS_KEY]))
-    labels.append(labels_lib.multi_hot(batch[features.LABEL_IDS_KEY], num_labels))
+    # Parsed VarLen features come row by row: the values of row r precede row r + 1's,
+    # and each n-gram id has its weight at the same position.
+    ngram_ids = batch[features.NGRAM_IDS_KEY]
+    ids.append(ngram_ids.values.numpy())
+    weights.append(batch[features.NGRAM_WEIGHTS_KEY].values.numpy())
+    lengths.append(np.bincount(ngram_ids.indices.numpy()[:, 0],
+                               minlength=int(ngram_ids.dense_shape[0])))
+    labels.append(labels_lib.multi_hot(batch[features.LABEL_IDS_KEY], num_labels).numpy())
     spans.append(np.reshape(batch[features.SPAN_KEY].numpy(), [-1]))
-  return in_canonical_order(InMemorySplit(tf.concat(ids, axis=0), tf.concat(weights, axis=0),
-                                          tf.concat(labels, axis=0), np.concatenate(spans)))
+  return in_canonical_order(*(np.concatenate(parts) for parts in (
+      ids, weights, lengths, labels, spans)))
 
 
-def in_canonical_order(split: InMemorySplit) -> InMemorySplit:
-  """`split` sorted by a fingerprint of each example's content.
+def in_canonical_order(ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray,
+                       labels: np.ndarray, spans: np.ndarray) -> InMemorySplit:
+  """The split (flat n-gram ids and weights, n-grams per example, labels, spans) as an
+  InMemorySplit sorted by a fingerprint of each example's content.
 
   ExampleGen's files hold the same examples from run to run but in an order Beam does
   not fix, and the seeded shuffle permutes whatever order it is given: sorted first,
   the same examples train the same model. Examples with equal fingerprints are equal
   (up to a 128-bit hash collision), so their relative order does not matter.
   """
-  # The rows of ids and weights share their splits (one weight per n-gram id); the
-  # row's length leads its bytes, so no two different examples give the same bytes.
-  row_splits = split.ngram_ids.row_splits.numpy()
-  ids, weights = split.ngram_ids.flat_values.numpy(), split.ngram_weights.flat_values.numpy()
-  labels = split.labels.numpy()
+  ends = np.cumsum(lengths)
+  starts = ends - lengths
+  # The row's length leads its bytes, so no two different examples give the same bytes.
   keys = np.array([
       hashlib.blake2b(b''.join((
           np.int64(end - start).tobytes(), ids[start:end].tobytes(),
-          weights[start:end].tobytes(), labels[row].tobytes(), split.spans[row].tobytes())),
+          weights[start:end].tobytes(), labels[row].tobytes(), spans[row].tobytes())),
                       digest_size=16).digest()
-      for row, (start, end) in enumerate(zip(row_splits[:-1], row_splits[1:]))], dtype='S16')
+      for row, (start, end) in enumerate(zip(starts, ends))], dtype='S16')
   order = np.argsort(keys, kind='stable')
-  return InMemorySplit(tf.gather(split.ngram_ids, order), tf.gather(split.ngram_weights, order),
-                       tf.gather(split.labels, order), split.spans[order])
+  del keys
+  # Row by row into arrays of the final size: an index of every n-gram's position
+  # would itself be as large as the ids.
+  sorted_ids, sorted_weights = np.empty_like(ids), np.empty_like(weights)
+  position = 0
+  for row in order:
+    start, end = starts[row], ends[row]
+    sorted_ids[position:position + end - start] = ids[start:end]
+    sorted_weights[position:position + end - start] = weights[start:end]
+    position += end - start
+  del ids, weights
+  row_lengths = lengths[order]
+  return InMemorySplit(tf.RaggedTensor.from_row_lengths(sorted_ids, row_lengths),
+                       tf.RaggedTensor.from_row_lengths(sorted_weights, row_lengths),
+                       tf.convert_to_tensor(labels[order]), spans[order])
 
 
 def recency_weights(spans: np.ndarray, half_life_months: float) -> np.ndarray:

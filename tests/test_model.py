@@ -373,3 +373,34 @@ def test_ensemble_member_k_is_the_model_a_single_training_from_seed_plus_k_gives
     np.testing.assert_array_equal(a, b)
   first, _ = fit(settings, member=0)
   assert not np.array_equal(first[0], second[0])
+
+
+def test_a_split_is_put_in_one_order_whatever_order_its_examples_came_in():
+  """The same examples train the same model: the Trainer sorts what Beam wrote in any
+  order, and each example keeps its own n-grams, weights, labels and span."""
+  rng = np.random.default_rng(1)
+  lengths = rng.integers(0, 6, size=30)
+  rows = [(rng.integers(0, 50, size=n), rng.random(n).astype(np.float32),
+           (rng.random(4) < 0.5).astype(np.float32), np.int64(rng.integers(0, 3)))
+          for n in lengths]
+
+  def split_of(order):
+    chosen = [rows[i] for i in order]
+    return trainer.in_canonical_order(
+        np.concatenate([ids for ids, _, _, _ in chosen]).astype(np.int64),
+        np.concatenate([weights for _, weights, _, _ in chosen]),
+        np.array([len(ids) for ids, _, _, _ in chosen], np.int64),
+        np.stack([labels for _, _, labels, _ in chosen]),
+        np.array([span for _, _, _, span in chosen]))
+
+  first, second = split_of(range(30)), split_of(rng.permutation(30))
+  for a, b in ((first.ngram_ids, second.ngram_ids), (first.ngram_weights, second.ngram_weights)):
+    np.testing.assert_array_equal(a.flat_values.numpy(), b.flat_values.numpy())
+    np.testing.assert_array_equal(a.row_lengths().numpy(), b.row_lengths().numpy())
+  np.testing.assert_array_equal(first.labels.numpy(), second.labels.numpy())
+  np.testing.assert_array_equal(first.spans, second.spans)
+  as_examples = {(tuple(ids), tuple(weights), tuple(labels), span) for ids, weights, labels, span in
+                 zip(first.ngram_ids.to_list(), first.ngram_weights.numpy().tolist(),
+                     first.labels.numpy().tolist(), first.spans.tolist())}
+  assert as_examples == {(tuple(ids.tolist()), tuple(weights.tolist()), tuple(labels.tolist()),
+                          int(span)) for ids, weights, labels, span in rows}
