@@ -13,8 +13,9 @@ import argparse
 import dataclasses
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 import yaml
 
@@ -40,6 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       '--output-root)')
   parser.add_argument('--job-endpoint',
                       help='Beam job service of a Flink or Spark cluster (host:port)')
+  parser.add_argument('--resources', action='append', default=[], type=step_resources,
+                      metavar='STEP=CPUS,MEMORY_GB',
+                      help='the vCPUs and memory (GB) a step\'s container gets, e.g. '
+                      'Trainer=16,64 (repeatable; steps not named get the platform\'s '
+                      'default machine). docs/quality.md says which steps outgrow it when')
+
+
+def step_resources(text: str) -> Tuple[str, float, float]:
+  """'Trainer=16,64' -> ('Trainer', 16.0, 64.0): a step's vCPU and memory (GB) limits."""
+  step, _, amounts = text.partition('=')
+  try:
+    cpus, memory_gb = (float(amount) for amount in amounts.split(','))
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f'{text!r}: expected STEP=CPUS,MEMORY_GB, e.g. Trainer=16,64') from None
+  if not step or cpus <= 0 or memory_gb <= 0:
+    raise argparse.ArgumentTypeError(
+        f'{text!r}: a step name, and vCPUs and memory above 0, e.g. Trainer=16,64')
+  return step, cpus, memory_gb
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
@@ -58,15 +78,18 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
 
 
 def compile_spec(config: PipelineConfig, image: str,
-                 compare_with_latest_blessed: bool = True) -> Dict[str, Any]:
-  """The PipelineSpec (schema 2.1) as a dict, its ExampleGen step never cached."""
+                 compare_with_latest_blessed: bool = True,
+                 resources: Optional[List[Tuple[str, float, float]]] = None) -> Dict[str, Any]:
+  """The PipelineSpec (schema 2.1) as a dict, its ExampleGen step never cached, and
+  the steps named in `resources` (`step_resources`' triples) on machines that size."""
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True))
+  pipeline = definition.create_pipeline(
+      config, runtime_parameters=True, compare_with_latest_blessed=compare_with_latest_blessed)
+  size_steps(pipeline, {step: (cpus, memory_gb) for step, cpus, memory_gb in resources or ()})
   # The orchestrator keeps ML Metadata itself: no connection config here.
-  job = runner.run(definition.create_pipeline(
-      config, runtime_parameters=True, compare_with_latest_blessed=compare_with_latest_blessed),
-                   parameter_values=definition.runtime_parameter_defaults(config),
+  job = runner.run(pipeline, parameter_values=definition.runtime_parameter_defaults(config),
                    write_out=False)
   spec = job['pipelineSpec']
   never_cache_input(spec)
@@ -75,6 +98,25 @@ def compile_spec(config: PipelineConfig, image: str,
     spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = value
   spec['defaultPipelineRoot'] = job['runtimeConfig']['gcsOutputDirectory']
   return spec
+
+
+def size_steps(pipeline: tfx.dsl.Pipeline,
+               resources: Mapping[str, Tuple[float, float]]) -> None:
+  """Sets the container limits (vCPUs, memory in GB) of the steps in `resources`.
+
+  Vertex AI runs such a step on a machine that has them, a Kubernetes cluster
+  schedules its pod with them. The Trainer runs in its step's container (TensorFlow
+  uses every core it is given); the Beam steps on Dataflow need only a small one.
+  """
+  steps = {component.id: component for component in pipeline.components}
+  unknown = sorted(set(resources) - set(steps))
+  if unknown:
+    raise ValueError(f'--resources names no step of the pipeline: {", ".join(unknown)} '
+                     f'(the steps: {", ".join(steps)})')
+  for step, (cpus, memory_gb) in resources.items():
+    steps[step].with_platform_config(
+        pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
+            cpu_limit=cpus, memory_limit=memory_gb))
 
 
 def never_cache_input(spec: Dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   spec = kfp_spec.compile_spec(kfp_spec.pipeline_config(args), args.image,
-                               compare_with_latest_blessed=False)
+                               compare_with_latest_blessed=False, resources=args.resources)
   kfp_spec.write(spec, args.output)
   tasks = sorted(spec['root']['dag']['tasks'])
   print(f'compiled {len(tasks)} tasks to {args.output}: {", ".join(tasks)}')

@@ -43,7 +43,7 @@ def submit(spec_path: str, config: PipelineConfig, args: argparse.Namespace) -> 
 def main(argv: Optional[List[str]] = None) -> int:
   args = parse_args(argv)
   config = kfp_spec.pipeline_config(args)
-  spec = kfp_spec.compile_spec(config, args.image)
+  spec = kfp_spec.compile_spec(config, args.image, resources=args.resources)
   kfp_spec.write(spec, args.output)
   tasks = sorted(spec['root']['dag']['tasks'])
   print(f'compiled {len(tasks)} tasks to {args.output}: {", ".join(tasks)}')

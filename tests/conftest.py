@@ -173,10 +173,12 @@ def first_run(flags):
 CLUSTER_IMAGE = 'europe-west4-docker.pkg.dev/example-project/pipelines/arxiv-subject-areas:1.0'
 VERTEX_ARGS = ['--image', CLUSTER_IMAGE, '--output-root', 'gs://example-bucket/arxiv',
                '--data', 'gs://example-bucket/data/*.csv.gz', '--beam-preset', 'dataflow',
-               '--project', 'example-project', '--region', 'europe-west4']
+               '--project', 'example-project', '--region', 'europe-west4',
+               '--resources', 'Trainer=16,64']
 KUBEFLOW_ARGS = ['--image', CLUSTER_IMAGE, '--output-root', 's3://example-bucket/arxiv',
                  '--data', 's3://example-bucket/data/arxiv_cs_{YYYY}-{MM}.csv.gz',
-                 '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099']
+                 '--beam-preset', 'portable', '--job-endpoint', 'flink-jobserver:8099',
+                 '--resources', 'Trainer=8,32']
 
 
 @pytest.fixture(scope='session')

@@ -107,6 +107,35 @@ def test_runtime_parameters_with_the_configured_defaults(compiled):
   assert any('perSliceThresholds' in metric for metric in metrics)
 
 
+def _executor_resources(spec):
+  """Each step's container resources, by step."""
+  components = spec['components']
+  executors = spec['deploymentSpec']['executors']
+  return {name: executors[components[task['componentRef']['name']]['executorLabel']].get(
+      'container', {}).get('resources') for name, task in spec['root']['dag']['tasks'].items()}
+
+
+def test_only_the_steps_given_resources_get_a_machine_that_size(compiled, kubeflow_package):
+  for spec, cpus, memory_gb in ((compiled[0], 16, 64), (kubeflow_package, 8, 32)):
+    resources = _executor_resources(spec)
+    assert resources.pop(definition.TRAINER) == {'cpuLimit': cpus, 'memoryLimit': memory_gb}
+    assert not any(resources.values())
+
+
+@pytest.mark.parametrize('value', ['Trainer', 'Trainer=16', 'Trainer=0,64', '=16,64',
+                                   'Trainer=16,lots'])
+def test_resources_that_are_not_a_step_and_two_positive_amounts_are_refused(value, capsys):
+  with pytest.raises(SystemExit):
+    run_vertex.parse_args(VERTEX_ARGS + ['--resources', value])
+  assert f"'{value}'" in capsys.readouterr().err
+
+
+def test_resources_for_a_step_the_pipeline_lacks_name_it():
+  config = kfp_spec.pipeline_config(run_vertex.parse_args(VERTEX_ARGS))
+  with pytest.raises(ValueError, match='no step of the pipeline: Trainr'):
+    kfp_spec.compile_spec(config, IMAGE, resources=[('Trainr', 16.0, 64.0)])
+
+
 def test_nothing_points_at_the_build_machine(compiled):
   _, text, _ = compiled
   assert REPOSITORY_ROOT not in text and os.getcwd() not in text
