@@ -75,8 +75,9 @@ def load_split(file_pattern: List[str], data_accessor: tfx.components.DataAccess
                                minlength=int(ngram_ids.dense_shape[0])))
     labels.append(labels_lib.multi_hot(batch[features.LABEL_IDS_KEY], num_labels).numpy())
     spans.append(np.reshape(batch[features.SPAN_KEY].numpy(), [-1]))
-  return in_canonical_order(*(np.concatenate(parts) for parts in (
-      ids, weights, lengths, labels, spans)))
+  split = [np.concatenate(parts) for parts in (ids, weights, lengths, labels, spans)]
+  del ids, weights, lengths, labels, spans  # The batches' arrays, before sorting.
+  return in_canonical_order(*split)
 
 
 def in_canonical_order(ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray,
