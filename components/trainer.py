@@ -110,7 +110,6 @@ def in_canonical_order(ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray
     sorted_ids[position:position + end - start] = ids[start:end]
     sorted_weights[position:position + end - start] = weights[start:end]
     position += end - start
-  del ids, weights
   row_lengths = lengths[order]
   return InMemorySplit(tf.RaggedTensor.from_row_lengths(sorted_ids, row_lengths),
                        tf.RaggedTensor.from_row_lengths(sorted_weights, row_lengths),
