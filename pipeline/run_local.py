@@ -79,6 +79,11 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
                       default=defaults.trainer.linear_rare_label_weight,
                       help='its weight for the labels rarer in train than '
                       f'{defaults.trainer.rare_label_frequency:.0%}% (both 0: no linear model)')
+  parser.add_argument('--recency-half-life-months', type=float,
+                      default=defaults.trainer.recency_half_life_months,
+                      help='with monthly spans: a training paper k months older than the '
+                      'newest training month weighs 0.5 ** (k / this) in the loss (0: all '
+                      'alike)')
   parser.add_argument('--max-vocabulary-size', type=int,
                       default=defaults.transform.max_vocabulary_size,
                       help='cap on the unigram + bigram vocabulary')
@@ -144,6 +149,7 @@ def parse_config(argv: Optional[List[str]] = None) -> PipelineConfig:
             ensemble_members=args.ensemble_members,
             linear_weight=args.linear_weight,
             linear_rare_label_weight=args.linear_rare_label_weight,
+            recency_half_life_months=args.recency_half_life_months,
             seed=args.seed if args.training_seed is None else args.training_seed))
   except ValueError as error:  # An out-of-range setting: a usage error, not a crash.
     parser.error(str(error))

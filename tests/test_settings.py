@@ -84,3 +84,12 @@ def test_the_seed_fixes_split_and_training_and_the_training_seed_the_training_al
   defaults = run_local.parse_config([])
   assert (defaults.seed, defaults.trainer.seed) == (PipelineConfig.seed,
                                                     settings.TrainerSettings.seed)
+
+
+def test_recency_weighting_is_a_flag_and_a_negative_half_life_a_usage_error(capsys):
+  assert run_local.parse_config([]).trainer.recency_half_life_months == 0
+  assert run_local.parse_config(
+      ['--recency-half-life-months', '2']).trainer.recency_half_life_months == 2
+  with pytest.raises(SystemExit):
+    run_local.parse_config(['--recency-half-life-months', '-1'])
+  assert 'TrainerSettings.recency_half_life_months must be' in capsys.readouterr().err
