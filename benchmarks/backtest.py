@@ -66,16 +66,20 @@ ENSEMBLE = '_ensemble'
 
 
 def backtest_month(data: str, month: str, output_root: str, settings: Dict[str, List[str]],
-                   seeds: Sequence[int], with_baseline: bool) -> Dict[str, Any]:
+                   seeds: Sequence[int], with_baseline: bool,
+                   reuse_run: bool = False) -> Dict[str, Any]:
   """Trains on the months before `month`, once per seed and setting, and scores every
   model (each seed's, and the seeds' average) and the baseline on it.
 
-  The first setting's first seed runs the whole pipeline from scratch; the other
-  trainings rerun only the Trainer (`--stop-after Trainer`) on its cached Transform
-  output, so every model of the month sees the same papers and vocabulary.
+  The first setting's first seed runs the whole pipeline from scratch (with
+  `reuse_run`, from what `output_root` caches: an earlier backtest's run of the same
+  data and settings is taken whole); the other trainings rerun only the Trainer
+  (`--stop-after Trainer`) on its cached Transform output, so every model of the
+  month sees the same papers and vocabulary.
   """
   first = bench.run_pipeline(data, output_root, ['--last-span', month, '--training-seed',
-                                                 str(seeds[0])] + settings[PIPELINE])
+                                                 str(seeds[0])] + settings[PIPELINE],
+                             from_scratch=not reuse_run)
   examples_uri = first['artifacts'][definition.EXAMPLE_GEN][example_gen_executor.EXAMPLES_KEY]
   train, eval_, test = (example_gen_executor.read_papers(examples_uri, split)
                         for split in features.SPLITS)
@@ -285,6 +289,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help='trainings per month and setting, training seeds 42, 42 + K, ... '
                       '(K: the models one training fits, TrainerSettings.trained_models) '
                       '(the split and the Transform output shared)')
+  parser.add_argument('--reuse-runs', action='store_true',
+                      help="take each month's first run from the output root's cache (an "
+                      'earlier backtest into it, the same data and settings): another '
+                      '--versus-flag then costs only its trainings; the time columns are '
+                      'then the cached run\'s, not timings')
   args = parser.parse_args(argv)
   if args.months < 1:
     parser.error('--months must be at least 1')
@@ -305,7 +314,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   for month in months:
     started = time.monotonic()
     result = backtest_month(args.data, month, os.path.join(args.output_root, month),
-                            settings, seeds, not args.skip_baseline)
+                            settings, seeds, not args.skip_baseline, args.reuse_runs)
     results['months'].append(result)
     # Each month's figures as soon as they exist: a month takes tens of minutes.
     with open(os.path.join(args.output_root, month, 'backtest_month.json'), 'w') as f:

@@ -5,6 +5,8 @@ import pytest
 
 from benchmarks import backtest
 from components import metrics
+from components.example_gen import spans
+from pipeline.config import MONTHLY_SAMPLE
 
 
 def _training(seed, rng, labels):
@@ -87,3 +89,25 @@ def test_the_table_has_a_row_per_month_and_model_and_the_intervals():
       'micro_f1', 'macro_f1', 'precision_at_1')) + ' |' in text
   assert backtest._model_name('versus_ensemble', results['settings']) == (  # pylint: disable=protected-access
       'versus --epochs=3 (seeds averaged)')
+
+
+class _Stop(Exception):
+  pass
+
+
+@pytest.mark.parametrize('flags, from_scratch', [([], True), (['--reuse-runs'], False)])
+def test_each_month_starts_from_scratch_unless_told_to_reuse_its_cached_run(
+    monkeypatch, tmp_path, flags, from_scratch):
+  calls = []
+
+  def run_pipeline(data, output_root, pipeline_flags, from_scratch=True):
+    calls.append((output_root, pipeline_flags, from_scratch))
+    raise _Stop
+
+  monkeypatch.setattr(backtest.bench, 'run_pipeline', run_pipeline)
+  with pytest.raises(_Stop):
+    backtest.main(['--data', MONTHLY_SAMPLE, '--months', '1', '--seeds', '1',
+                   '--output-root', str(tmp_path), *flags])
+  newest = spans.list_spans(MONTHLY_SAMPLE)[-1].name
+  assert calls == [(str(tmp_path / newest), ['--last-span', newest, '--training-seed', '42'],
+                    from_scratch)]
